@@ -1,0 +1,31 @@
+# zenoo_retry - developer entry points. The README's two commands are `make demo` and
+# `make test`; both set up everything they need on a fresh machine.
+CC ?= gcc
+CFLAGS_TEST = -std=c11 -Wall -Wextra -Werror -O1 -g -Isrc -Itests/c
+CORE_SRC = $(wildcard src/core/*.c)
+CORE_HDR = $(wildcard src/core/*.h)
+CTEST_SRC = $(wildcard tests/c/*.c)
+
+.PHONY: demo test ctest build bench clean
+
+demo:
+	@py=$$(scripts/bootstrap.sh) && $$py -m zenoo_retry demo
+
+test:
+	@scripts/test.sh
+
+build/ctest: $(CORE_SRC) $(CORE_HDR) $(CTEST_SRC) tests/c/zr_test.h
+	@mkdir -p build
+	$(CC) $(CFLAGS_TEST) $(CORE_SRC) $(CTEST_SRC) -lm -lpthread -o $@
+
+ctest: build/ctest
+	./build/ctest
+
+build:
+	@scripts/bootstrap.sh >/dev/null
+
+bench:
+	@py=$$(scripts/bootstrap.sh) && $$py bench/run.py
+
+clean:
+	rm -rf build dist *.egg-info zenoo_retry/*.so

@@ -1,0 +1,15 @@
+/* test_main.c - runs every C engine suite and prints "N passed, N failed". */
+#include <stdlib.h>
+
+#include "zr_test.h"
+
+long zr_test_passed = 0;
+long zr_test_failed = 0;
+
+int main(void)
+{
+    suite_rng();
+    suite_backoff();
+    printf("%ld passed, %ld failed\n", zr_test_passed, zr_test_failed);
+    return zr_test_failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}

@@ -1,0 +1,45 @@
+"""zenoo_retry: retries, backoff with jitter, circuit breakers and retry budgets in C.
+
+>>> from zenoo_retry import ExponentialBackoffStrategy
+>>> ExponentialBackoffStrategy(max_attempts=6, jitter=False).delays()
+[1.0, 2.0, 4.0, 8.0, 16.0]
+"""
+from __future__ import annotations
+
+# exceptions first: the C extension imports them while it initialises
+from .exceptions import (
+    BudgetExhaustedError,
+    CircuitBreakerOpenError,
+    InvalidConfigurationError,
+    MaxRetriesExceededError,
+    RetryError,
+    RetryTimeoutError,
+)
+from . import _core
+from .strategies import (
+    CustomBackoffStrategy,
+    ExponentialBackoffStrategy,
+    FibonacciBackoffStrategy,
+    FixedDelayStrategy,
+    LinearBackoffStrategy,
+    RetryStrategy,
+    WithJitter,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "BudgetExhaustedError",
+    "CircuitBreakerOpenError",
+    "InvalidConfigurationError",
+    "MaxRetriesExceededError",
+    "RetryError",
+    "RetryTimeoutError",
+    "CustomBackoffStrategy",
+    "ExponentialBackoffStrategy",
+    "FibonacciBackoffStrategy",
+    "FixedDelayStrategy",
+    "LinearBackoffStrategy",
+    "RetryStrategy",
+    "WithJitter",
+]
