@@ -28,8 +28,8 @@ scripts/check_wheel.sh "$py"
 if [ "${ZR_ONLY_DEFAULT_PYTHON:-0}" != "1" ]; then
     for v in 3.10 3.12 3.13; do
         other=""
-        for cand in "python$v" "$HOME/.pyenv/versions/$v"*/bin/python3; do
-            if command -v "$cand" >/dev/null 2>&1 || [ -x "$cand" ]; then other=$cand; break; fi
+        for cand in "$HOME"/.pyenv/versions/$v*/bin/python3 "/usr/bin/python$v" "/usr/local/bin/python$v"; do
+            if [ -x "$cand" ] && "$cand" --version >/dev/null 2>&1; then other=$cand; break; fi
         done
         [ -n "$other" ] || { echo "== CPython $v not found: skipped"; continue; }
         echo "== pytest on CPython $v ($other)"
