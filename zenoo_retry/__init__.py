@@ -26,6 +26,29 @@ from .strategies import (
     WithJitter,
 )
 
+from .policies import (
+    AggressiveRetryPolicy,
+    DatabaseRetryPolicy,
+    DefaultRetryPolicy,
+    GentleRetryPolicy,
+    NetworkRetryPolicy,
+    QuickRetryPolicy,
+    RetryPolicies,
+    RetryPolicy,
+    preset,
+)
+from .decorators import (
+    async_retry,
+    database_retry,
+    network_retry,
+    quick_retry,
+    retry,
+    retry_with_fallback,
+    retry_with_timeout,
+)
+from .blocks import attempts
+from ._core import RetryAttempt
+
 __version__ = "0.1.0"
 
 __all__ = [
@@ -42,4 +65,26 @@ __all__ = [
     "LinearBackoffStrategy",
     "RetryStrategy",
     "WithJitter",
+    "AggressiveRetryPolicy",
+    "DatabaseRetryPolicy",
+    "DefaultRetryPolicy",
+    "GentleRetryPolicy",
+    "NetworkRetryPolicy",
+    "QuickRetryPolicy",
+    "RetryPolicies",
+    "RetryPolicy",
+    "preset",
+    "async_retry",
+    "database_retry",
+    "network_retry",
+    "quick_retry",
+    "retry",
+    "retry_with_fallback",
+    "retry_with_timeout",
+    "attempts",
+    "RetryAttempt",
 ]
+
+import collections.abc as _abc
+
+_abc.Coroutine.register(_core.RetryAwaitable)

@@ -23,6 +23,7 @@ __all__ = [
     "CustomBackoffStrategy",
     "WithJitter",
     "JITTER_TYPES",
+    "replace_strategy",
 ]
 
 #: Jitter names accepted by ``jitter_type`` ("decorr" is seed 004's spelling).
@@ -78,6 +79,55 @@ class RetryStrategy(Backoff):
             for k in ("max_attempts", "base_delay", "max_delay", "jitter_kind")
         )
         return f"{type(self).__name__}({fields})"
+
+
+_RENAMED = {"base_delay": "delay", "multiplier": "backoff_multiplier"}
+
+
+def replace_strategy(strategy: Backoff, **changes: Any) -> RetryStrategy:
+    """A copy of ``strategy`` with some fields changed (``max_attempts``, ``base_delay``,
+    ``multiplier``, ``max_delay``, ``increment``, ``jitter``, ``jitter_factor``, ``seed``).
+
+    Used by the decorators' ``max_attempts=`` / ``delay=`` / ``backoff_multiplier=`` /
+    ``max_delay=`` overrides; errors name those decorator parameters. A stateful strategy
+    (one that learns, like :class:`AdaptiveStrategy`) cannot be copied: configure it
+    directly instead.
+    """
+    if not isinstance(strategy, Backoff):
+        raise TypeError(f"strategy must be a retry strategy, got {strategy!r}")
+    if hasattr(strategy, "_zr_record"):
+        raise InvalidConfigurationError(
+            f"strategy {strategy!r} keeps state and cannot take overrides "
+            f"({', '.join(sorted(changes))}); set them on the strategy itself",
+            parameter=next(iter(changes), "strategy"),
+            value=strategy,
+        )
+    fields: Dict[str, Any] = dict(
+        max_attempts=strategy.max_attempts,
+        base_delay=strategy.base_delay,
+        increment=strategy.increment,
+        multiplier=strategy.multiplier,
+        max_delay=strategy.max_delay,
+        jitter=strategy.jitter_kind,
+        jitter_factor=strategy.jitter_factor,
+        custom=strategy.custom,
+    )
+    fields.update(changes)
+    # a raised max_delay below an unchanged base delay would silently cap it: keep the cap
+    # at least the base delay when only the base delay changed
+    if "base_delay" in changes and "max_delay" not in changes and isinstance(changes["base_delay"], (int, float)):
+        fields["max_delay"] = max(fields["max_delay"], changes["base_delay"])
+    try:
+        return RetryStrategy(strategy.schedule, **fields)
+    except (InvalidConfigurationError, TypeError) as exc:
+        param = getattr(exc, "parameter", None) or str(exc).split(" ", 1)[0]
+        public = _RENAMED.get(param)
+        if public is None:
+            raise
+        msg = str(exc).replace(param, public, 1)
+        if isinstance(exc, InvalidConfigurationError):
+            raise InvalidConfigurationError(msg, parameter=public, value=exc.value) from None
+        raise TypeError(msg) from None
 
 
 class ExponentialBackoffStrategy(RetryStrategy):

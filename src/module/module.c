@@ -79,13 +79,115 @@ static PyObject *import_attr(const char *modname, const char *attr)
     return obj;
 }
 
+/* _wake(fut): resolve a retry-sleep future unless it is already done (cancelled). */
+static PyObject *zr_wake(PyObject *module, PyObject *fut)
+{
+    (void)module;
+    PyObject *done = PyObject_CallMethod(fut, "done", NULL);
+    if (done == NULL) return NULL;
+    int is_done = PyObject_IsTrue(done);
+    Py_DECREF(done);
+    if (is_done < 0) return NULL;
+    if (!is_done) {
+        PyObject *r = PyObject_CallMethod(fut, "set_result", "O", Py_None);
+        if (r == NULL) return NULL;
+        Py_DECREF(r);
+    }
+    Py_RETURN_NONE;
+}
+
+int zr_test_skip_sleep(zr_module_state *st, double delay)
+{
+    if (!st->test_instant) return 0;
+    if (st->test_recorder != NULL) {
+        PyObject *fn = Py_NewRef(st->test_recorder);
+        PyObject *r = PyObject_CallFunction(fn, "d", delay);
+        Py_DECREF(fn);
+        if (r == NULL) return -1;
+        Py_DECREF(r);
+    }
+    return 1;
+}
+
+/* _set_test_mode(instant, max_attempts=0, recorder=None): see zenoo_retry/testing.py. */
+static PyObject *zr_set_test_mode(PyObject *module, PyObject *args)
+{
+    int instant;
+    unsigned long cap = 0;
+    PyObject *recorder = Py_None;
+    if (!PyArg_ParseTuple(args, "p|kO:_set_test_mode", &instant, &cap, &recorder)) return NULL;
+    if (recorder != Py_None && !PyCallable_Check(recorder)) {
+        PyErr_Format(PyExc_TypeError, "recorder must be callable or None, got %R", recorder);
+        return NULL;
+    }
+    if (cap > UINT32_MAX) {
+        PyErr_Format(PyExc_ValueError, "max_attempts must be <= 4294967295, got %lu", cap);
+        return NULL;
+    }
+    zr_module_state *st = get_state(module);
+    st->test_instant = instant;
+    st->test_max_attempts = (uint32_t)cap;
+    Py_XSETREF(st->test_recorder, recorder == Py_None ? NULL : Py_NewRef(recorder));
+    Py_RETURN_NONE;
+}
+
+/* _test_mode() -> (instant, max_attempts, recorder) */
+static PyObject *zr_get_test_mode(PyObject *module, PyObject *noargs)
+{
+    (void)noargs;
+    zr_module_state *st = get_state(module);
+    return Py_BuildValue("(OkO)", st->test_instant ? Py_True : Py_False,
+                         (unsigned long)st->test_max_attempts,
+                         st->test_recorder ? st->test_recorder : Py_None);
+}
+
+/* _skip_sleep(delay) -> bool: the block form asks whether test mode skips a sleep. */
+static PyObject *zr_skip_sleep(PyObject *module, PyObject *arg)
+{
+    double d = PyFloat_AsDouble(arg);
+    if (d == -1.0 && PyErr_Occurred()) return NULL;
+    int r = zr_test_skip_sleep(get_state(module), d);
+    if (r < 0) return NULL;
+    return PyBool_FromLong(r);
+}
+
+static PyMethodDef zr_functions[] = {
+    {"_set_test_mode", (PyCFunction)zr_set_test_mode, METH_VARARGS,
+     "_set_test_mode(instant, max_attempts=0, recorder=None) (zenoo_retry.testing)."},
+    {"_test_mode", (PyCFunction)zr_get_test_mode, METH_NOARGS,
+     "_test_mode() -> (instant, max_attempts, recorder)."},
+    {"_skip_sleep", (PyCFunction)zr_skip_sleep, METH_O,
+     "_skip_sleep(delay) -> True if test mode skips this sleep."},
+    {"_wake", (PyCFunction)zr_wake, METH_O, "Resolve a retry-sleep future (internal)."},
+    {NULL, NULL, 0, NULL},
+};
+
 static int zr_exec(PyObject *module)
 {
     zr_module_state *st = get_state(module);
-    if (add_type(module, &zr_backoff_spec, NULL, &st->Backoff_Type) < 0) return -1;
-    st->InvalidConfigurationError =
-        import_attr("zenoo_retry.exceptions", "InvalidConfigurationError");
-    if (st->InvalidConfigurationError == NULL) return -1;
+    if (add_type(module, &zr_backoff_spec, NULL, &st->Backoff_Type) < 0 ||
+        add_type(module, &zr_retry_attempt_spec, NULL, &st->RetryAttempt_Type) < 0 ||
+        add_type(module, &zr_retry_spec_spec, NULL, &st->RetrySpec_Type) < 0 ||
+        add_type(module, &zr_retrying_spec, NULL, &st->Retrying_Type) < 0 ||
+        add_type(module, &zr_async_retrying_spec, NULL, &st->AsyncRetrying_Type) < 0 ||
+        add_type(module, &zr_retry_awaitable_spec, NULL, &st->RetryAwaitable_Type) < 0)
+        return -1;
+    struct {
+        const char *name;
+        PyObject **slot;
+    } excs[] = {
+        {"InvalidConfigurationError", &st->InvalidConfigurationError},
+        {"MaxRetriesExceededError", &st->MaxRetriesExceededError},
+        {"RetryTimeoutError", &st->RetryTimeoutError},
+        {"BudgetExhaustedError", &st->BudgetExhaustedError},
+        {"CircuitBreakerOpenError", &st->CircuitBreakerOpenError},
+    };
+    for (size_t i = 0; i < sizeof excs / sizeof *excs; i++) {
+        *excs[i].slot = import_attr("zenoo_retry.exceptions", excs[i].name);
+        if (*excs[i].slot == NULL) return -1;
+    }
+    if ((st->time_sleep = import_attr("time", "sleep")) == NULL) return -1;
+    if ((st->wake = PyObject_GetAttrString(module, "_wake")) == NULL) return -1;
     return 0;
 }
 
@@ -93,7 +195,20 @@ static int zr_traverse(PyObject *module, visitproc visit, void *arg)
 {
     zr_module_state *st = get_state(module);
     Py_VISIT(st->Backoff_Type);
+    Py_VISIT(st->RetryAttempt_Type);
+    Py_VISIT(st->RetrySpec_Type);
+    Py_VISIT(st->Retrying_Type);
+    Py_VISIT(st->AsyncRetrying_Type);
+    Py_VISIT(st->RetryAwaitable_Type);
     Py_VISIT(st->InvalidConfigurationError);
+    Py_VISIT(st->MaxRetriesExceededError);
+    Py_VISIT(st->RetryTimeoutError);
+    Py_VISIT(st->BudgetExhaustedError);
+    Py_VISIT(st->CircuitBreakerOpenError);
+    Py_VISIT(st->get_running_loop);
+    Py_VISIT(st->wake);
+    Py_VISIT(st->time_sleep);
+    Py_VISIT(st->test_recorder);
     return 0;
 }
 
@@ -101,7 +216,20 @@ static int zr_clear(PyObject *module)
 {
     zr_module_state *st = get_state(module);
     Py_CLEAR(st->Backoff_Type);
+    Py_CLEAR(st->RetryAttempt_Type);
+    Py_CLEAR(st->RetrySpec_Type);
+    Py_CLEAR(st->Retrying_Type);
+    Py_CLEAR(st->AsyncRetrying_Type);
+    Py_CLEAR(st->RetryAwaitable_Type);
     Py_CLEAR(st->InvalidConfigurationError);
+    Py_CLEAR(st->MaxRetriesExceededError);
+    Py_CLEAR(st->RetryTimeoutError);
+    Py_CLEAR(st->BudgetExhaustedError);
+    Py_CLEAR(st->CircuitBreakerOpenError);
+    Py_CLEAR(st->get_running_loop);
+    Py_CLEAR(st->wake);
+    Py_CLEAR(st->time_sleep);
+    Py_CLEAR(st->test_recorder);
     return 0;
 }
 
@@ -120,6 +248,7 @@ PyModuleDef zr_module_def = {
     .m_name = "zenoo_retry._core",
     .m_doc = "The C engine of zenoo_retry: backoff schedules, retry loops, breakers, budgets.",
     .m_size = sizeof(zr_module_state),
+    .m_methods = zr_functions,
     .m_slots = zr_slots,
     .m_traverse = zr_traverse,
     .m_clear = zr_clear,

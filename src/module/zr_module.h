@@ -14,18 +14,41 @@
 #include <structmember.h>
 
 #include "../core/zr_backoff.h"
+#include "../core/zr_clock.h"
 
 /* Per-module state: every type and imported object the binding needs. */
 typedef struct zr_module_state {
     PyTypeObject *Backoff_Type;
+    PyTypeObject *RetryAttempt_Type;
+    PyTypeObject *RetrySpec_Type;
+    PyTypeObject *Retrying_Type;
+    PyTypeObject *AsyncRetrying_Type;
+    PyTypeObject *RetryAwaitable_Type;
     /* exceptions, defined in zenoo_retry/exceptions.py and imported at module exec */
     PyObject *InvalidConfigurationError;
+    PyObject *MaxRetriesExceededError;
+    PyObject *RetryTimeoutError;
+    PyObject *BudgetExhaustedError;
+    PyObject *CircuitBreakerOpenError;
+    /* imported lazily by the async path (NULL until first needed) */
+    PyObject *get_running_loop; /* asyncio.get_running_loop */
+    PyObject *wake;             /* _core._wake(fut): resolve a sleep future */
+    PyObject *time_sleep;       /* time.sleep, the default sync sleep */
+    /* test mode (zenoo_retry.testing): sleeps become instant, attempts may be capped */
+    int test_instant;
+    uint32_t test_max_attempts; /* 0: no cap */
+    PyObject *test_recorder;    /* callable(delay) told of every skipped sleep, or NULL */
 } zr_module_state;
 
 extern PyModuleDef zr_module_def;
 
 /* --- type specs: one per file --------------------------------------------------- */
-extern PyType_Spec zr_backoff_spec; /* backoff_type.c */
+extern PyType_Spec zr_backoff_spec;         /* backoff_type.c */
+extern PyType_Spec zr_retry_attempt_spec;   /* retry_attempt_type.c */
+extern PyType_Spec zr_retry_spec_spec;      /* retry_spec_type.c */
+extern PyType_Spec zr_retrying_spec;        /* retrying_type.c */
+extern PyType_Spec zr_async_retrying_spec;  /* async_retrying_type.c */
+extern PyType_Spec zr_retry_awaitable_spec; /* retry_awaitable_type.c */
 
 /* --- Backoff (backoff_type.c) ---------------------------------------------------- */
 typedef struct {
@@ -41,6 +64,114 @@ typedef struct {
  * Returns 0 and writes *out, or -1 with a Python exception set. May call the custom
  * schedule (user code, which may re-enter). */
 int zr_backoff_object_delay(zr_BackoffObject *self, uint64_t attempt, double prev, double *out);
+
+/* --- RetrySpec (retry_spec_type.c): a compiled retry policy ----------------------- */
+typedef struct {
+    PyObject_HEAD
+    zr_module_state *st;         /* borrowed: the module outlives its types' instances */
+    PyObject *module;            /* strong: keeps st alive */
+    zr_BackoffObject *strategy;  /* the delay schedule */
+    PyObject *delay_method;      /* bound get_delay when overridden by a subtype, else NULL */
+    PyObject *record_method;     /* strategy._zr_record(success) (adaptive), else NULL */
+    PyObject *retry_on;          /* tuple of exception classes to retry */
+    PyObject *never_retry_on;    /* tuple of exception classes never to retry (may be empty) */
+    PyObject *condition;         /* callable(exc, RetryAttempt) -> bool | seconds, or NULL */
+    PyObject *result_predicate;  /* callable(result) -> truthy to retry, or NULL */
+    PyObject *delay_hint;        /* callable(exc) -> seconds | None (Retry-After), or NULL */
+    PyObject *on_retry;          /* callable(RetryAttempt), or NULL */
+    PyObject *on_give_up;        /* callable(RetryAttempt) when the call finally fails, or NULL */
+    PyObject *sleep;             /* callable(seconds), or NULL for the default */
+    PyObject *clock;             /* callable() -> seconds, or NULL for CLOCK_MONOTONIC */
+    PyObject *breaker;           /* circuit breaker (protocol _zr_enter/_zr_exit), or NULL */
+    PyObject *breaker_enter;     /* bound breaker._zr_enter */
+    PyObject *breaker_exit;      /* bound breaker._zr_exit */
+    PyObject *budget;            /* retry budget (protocol _zr_on_request/_zr_try_retry), or NULL */
+    PyObject *budget_on_request; /* bound budget._zr_on_request */
+    PyObject *budget_try_retry;  /* bound budget._zr_try_retry */
+    PyObject *fallback;          /* value returned when the call finally fails, or NULL */
+    PyObject *fallback_factory;  /* callable(exc) giving that value, or NULL */
+    PyObject *name;              /* operation name (str) */
+    double timeout;              /* total deadline in seconds; < 0: none */
+    uint32_t max_attempts;
+    int reraise;                 /* raise the last original error instead of wrapping */
+    int simple;                  /* success path needs nothing but the call */
+    int needs_start;             /* read the clock when the call starts */
+} zr_RetrySpecObject;
+
+/* Per-call progress, kept on the C stack (sync) or in the awaitable (async). */
+typedef struct zr_call {
+    uint32_t attempt;   /* number of the attempt that ran last (1-based); 0 before the first */
+    int has_start;      /* start holds a clock reading (spec->needs_start) */
+    double start;       /* clock reading when the call started */
+    double prev_delay;  /* the previous wait of this call; < 0: none yet */
+    double total_delay; /* sum of the waits so far */
+} zr_call;
+
+typedef enum { ZR_NEXT_RETRY = 0, ZR_NEXT_STOP = 1 } zr_next;
+
+/* Test mode: 1 if a sleep of `delay` must be skipped (the recorder was told), 0 if it must
+ * happen, -1 on error (recorder failed). */
+int zr_test_skip_sleep(zr_module_state *st, double delay);
+
+/* Current time for the spec's clock; -1 with an exception set if a custom clock failed. */
+int zr_spec_now(zr_RetrySpecObject *spec, double *now);
+
+/* Start a call: read the clock if needed, tell the budget about the request.
+ * 0 or -1 with an exception set. */
+int zr_spec_begin(zr_RetrySpecObject *spec, zr_call *call);
+
+/* Admission before an attempt (breaker). Returns 0 with *token (new ref, may be Py_None)
+ * when admitted, -1 with an exception set when refused or on error. */
+int zr_spec_enter(zr_RetrySpecObject *spec, PyObject **token);
+
+/* Report an attempt's outcome to the breaker and adaptive strategy. `exc` is NULL on
+ * success. Consumes `token`. Must be called with no exception set; 0 or -1. */
+int zr_spec_exit(zr_RetrySpecObject *spec, PyObject *token, PyObject *exc);
+
+/* Decide what follows a failed attempt (exc != NULL, borrowed) or a rejected result
+ * (exc == NULL, result borrowed). Requires no exception set.
+ *  ZR_NEXT_RETRY: *delay is the wait before the next attempt; call->prev/total updated.
+ *  ZR_NEXT_STOP:  *out is the value to return (new ref; fallback or reraised result), or
+ *                 NULL with the exception to propagate set.
+ * Returns -1 only when it could not decide (exception set; *out untouched). */
+int zr_spec_after_failure(zr_RetrySpecObject *spec, zr_call *call, PyObject *exc,
+                          PyObject *result, double *delay, PyObject **out);
+
+/* Stop a call because `error` (borrowed, e.g. CircuitBreakerOpenError) ends it: applies
+ * the fallback if any. Returns a new reference or NULL with `error` (or the fallback's
+ * error) set. */
+PyObject *zr_spec_stop_with(zr_RetrySpecObject *spec, zr_call *call, PyObject *error);
+
+/* A RetryAttempt describing `call` (new ref) for hooks; next_delay < 0 gives None. */
+PyObject *zr_spec_attempt_info(zr_RetrySpecObject *spec, zr_call *call, PyObject *exc,
+                               PyObject *result, double next_delay);
+
+/* Classify a successful result: 1 retry it, 0 accept it, -1 error. */
+int zr_spec_result_rejected(zr_RetrySpecObject *spec, PyObject *result);
+
+/* --- Retrying / AsyncRetrying (retrying_type.c, async_retrying_type.c) ------------ */
+typedef struct {
+    PyObject_HEAD
+    vectorcallfunc vectorcall;
+    PyObject *func;
+    zr_RetrySpecObject *spec;
+    PyObject *dict;
+    PyObject *weakreflist;
+} zr_RetryingObject;
+
+/* Create the awaitable for one call of an AsyncRetrying (retry_awaitable_type.c). */
+PyObject *zr_retry_awaitable_new(zr_RetryingObject *owner, PyObject *const *args,
+                                 size_t nargsf, PyObject *kwnames);
+
+/* Shared by the two callable types: descriptor binding, GC, metadata members. */
+PyObject *zr_retrying_descr_get(PyObject *self, PyObject *obj, PyObject *type);
+int zr_retrying_traverse(zr_RetryingObject *self, visitproc visit, void *arg);
+int zr_retrying_clear(zr_RetryingObject *self);
+void zr_retrying_dealloc(zr_RetryingObject *self);
+int zr_retrying_init_fields(zr_RetryingObject *self, PyObject *args, PyObject *kwds,
+                            const char *type_name);
+extern PyMemberDef zr_retrying_members[];
+extern PyGetSetDef zr_retrying_getset[];
 
 /* --- helpers (module.c) ------------------------------------------------------------ */
 

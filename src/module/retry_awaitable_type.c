@@ -1,0 +1,633 @@
+/*
+ * retry_awaitable_type.c - zenoo_retry._core.RetryAwaitable: one call of an async
+ * retrying function, implemented as a C coroutine-like object.
+ *
+ * It drives the user's coroutine with send/throw/close (am_send on CPython >= 3.10, so
+ * `await` and asyncio Tasks talk to it without StopIteration objects), and runs the same
+ * retry rules as the sync loop (zr_spec_* in retry_spec_type.c). A retry sleep yields an
+ * asyncio future resolved by loop.call_later - what asyncio.sleep does - so cancellation
+ * during the sleep cancels the timer and propagates at once. Async on_retry hooks and an
+ * injected async sleep are awaited in place.
+ *
+ * Phases: INIT -> ATTEMPT -> (HOOK) -> (SLEEP) -> ATTEMPT ... -> DONE.
+ */
+#include "zr_module.h"
+
+#define ZR_INLINE_ARGS 6
+
+enum { PH_INIT, PH_ATTEMPT, PH_HOOK, PH_SLEEP, PH_DONE };
+
+typedef struct {
+    PyObject_HEAD
+    zr_RetryingObject *owner; /* the AsyncRetrying: func + spec */
+    PyObject **argv;          /* argv[0] is scratch (PY_VECTORCALL_ARGUMENTS_OFFSET) */
+    Py_ssize_t nargs;
+    PyObject *kwnames;
+    PyObject *inner;  /* iterator being driven: attempt, hook or injected sleep */
+    PyObject *token;  /* breaker permit of the running attempt */
+    PyObject *fut;    /* builtin sleep: the future the task waits on */
+    PyObject *timer;  /* builtin sleep: the loop's TimerHandle */
+    PyObject *weakreflist;
+    zr_call call;
+    double delay;
+    int phase;
+    PyObject *inline_argv[ZR_INLINE_ARGS + 1];
+} zr_RetryAwaitableObject;
+
+PyObject *zr_retry_awaitable_new(zr_RetryingObject *owner, PyObject *const *args, size_t nargsf,
+                                 PyObject *kwnames)
+{
+    PyTypeObject *tp = owner->spec->st->RetryAwaitable_Type;
+    Py_ssize_t nargs = PyVectorcall_NARGS(nargsf);
+    Py_ssize_t total = nargs + (kwnames ? PyTuple_GET_SIZE(kwnames) : 0);
+    zr_RetryAwaitableObject *self = PyObject_GC_New(zr_RetryAwaitableObject, tp);
+    if (self == NULL) return NULL; /* PyObject_GC_New took the type reference */
+    if (total + 1 <= ZR_INLINE_ARGS + 1) {
+        self->argv = self->inline_argv;
+    }
+    else if ((self->argv = PyMem_New(PyObject *, (size_t)total + 1)) == NULL) {
+        self->owner = NULL;
+        self->nargs = 0;
+        self->kwnames = NULL;
+        self->inner = self->token = self->fut = self->timer = NULL;
+        self->weakreflist = NULL;
+        self->phase = PH_DONE;
+        self->argv = self->inline_argv;
+        PyObject_GC_Track(self);
+        Py_DECREF(self);
+        return PyErr_NoMemory();
+    }
+    self->argv[0] = NULL;
+    for (Py_ssize_t i = 0; i < total; i++) self->argv[i + 1] = Py_NewRef(args[i]);
+    self->nargs = nargs;
+    self->kwnames = kwnames ? Py_NewRef(kwnames) : NULL;
+    self->owner = (zr_RetryingObject *)Py_NewRef(owner);
+    self->inner = self->token = self->fut = self->timer = NULL;
+    self->weakreflist = NULL;
+    self->delay = 0.0;
+    self->phase = PH_INIT;
+    memset(&self->call, 0, sizeof self->call);
+    PyObject_GC_Track(self);
+    return (PyObject *)self;
+}
+
+static Py_ssize_t total_args(zr_RetryAwaitableObject *self)
+{
+    return self->nargs + (self->kwnames ? PyTuple_GET_SIZE(self->kwnames) : 0);
+}
+
+/* Turn an awaitable into the iterator `await` would drive. New ref or NULL. */
+static PyObject *await_iter(PyObject *obj)
+{
+    if (PyCoro_CheckExact(obj)) return Py_NewRef(obj);
+    PyTypeObject *t = Py_TYPE(obj);
+    if (t->tp_as_async != NULL && t->tp_as_async->am_await != NULL) {
+        PyObject *it = t->tp_as_async->am_await(obj);
+        if (it == NULL) return NULL;
+        if (PyCoro_CheckExact(it) || !PyIter_Check(it)) {
+            PyErr_Format(PyExc_TypeError, "__await__() returned %s, not an iterator",
+                         PyCoro_CheckExact(it) ? "a coroutine" : Py_TYPE(it)->tp_name);
+            Py_DECREF(it);
+            return NULL;
+        }
+        return it;
+    }
+    PyErr_Format(PyExc_TypeError, "object %.100s can't be used in 'await' expression",
+                 t->tp_name);
+    return NULL;
+}
+
+/* Send `value` into, or throw `thrown` into, an iterator being awaited. */
+static PySendResult drive(PyObject *inner, PyObject *value, PyObject *thrown, PyObject **result)
+{
+    if (thrown == NULL) return PyIter_Send(inner, value, result);
+    PyObject *meth = PyObject_GetAttrString(inner, "throw");
+    if (meth == NULL) {
+        if (!PyErr_ExceptionMatches(PyExc_AttributeError)) return PYGEN_ERROR;
+        PyErr_Clear();
+        zr_restore_exception(Py_NewRef(thrown));
+        return PYGEN_ERROR;
+    }
+    PyObject *r = PyObject_CallOneArg(meth, thrown);
+    Py_DECREF(meth);
+    if (r != NULL) {
+        *result = r;
+        return PYGEN_NEXT;
+    }
+    if (!PyErr_ExceptionMatches(PyExc_StopIteration)) return PYGEN_ERROR;
+    PyObject *stop = zr_fetch_exception();
+    PyObject *v = stop ? PyObject_GetAttrString(stop, "value") : NULL;
+    Py_XDECREF(stop);
+    if (v == NULL) return PYGEN_ERROR;
+    *result = v;
+    return PYGEN_RETURN;
+}
+
+static void cancel_timer(zr_RetryAwaitableObject *self)
+{
+    if (self->timer != NULL) {
+        PyObject *r = PyObject_CallMethod(self->timer, "cancel", NULL);
+        if (r == NULL) PyErr_WriteUnraisable(self->timer);
+        Py_XDECREF(r);
+    }
+    Py_CLEAR(self->timer);
+    Py_CLEAR(self->fut);
+}
+
+/* Release everything a finished call holds. */
+static void finish(zr_RetryAwaitableObject *self)
+{
+    self->phase = PH_DONE;
+    Py_CLEAR(self->inner);
+    Py_CLEAR(self->token);
+    Py_CLEAR(self->fut);
+    Py_CLEAR(self->timer);
+}
+
+/* Start the builtin sleep: a future resolved by loop.call_later. 0 or -1. */
+static int start_builtin_sleep(zr_RetryAwaitableObject *self, double delay, PyObject **yielded)
+{
+    zr_module_state *st = self->owner->spec->st;
+    if (st->get_running_loop == NULL) {
+        PyObject *mod = PyImport_ImportModule("asyncio");
+        if (mod == NULL) return -1;
+        st->get_running_loop = PyObject_GetAttrString(mod, "get_running_loop");
+        Py_DECREF(mod);
+        if (st->get_running_loop == NULL) return -1;
+    }
+    PyObject *loop = PyObject_CallNoArgs(st->get_running_loop);
+    if (loop == NULL) return -1;
+    PyObject *fut = PyObject_CallMethod(loop, "create_future", NULL);
+    if (fut == NULL) {
+        Py_DECREF(loop);
+        return -1;
+    }
+    PyObject *timer = PyObject_CallMethod(loop, "call_later", "dOO", delay, st->wake, fut);
+    Py_DECREF(loop);
+    if (timer == NULL || PyObject_SetAttrString(fut, "_asyncio_future_blocking", Py_True) < 0) {
+        Py_XDECREF(timer);
+        Py_DECREF(fut);
+        return -1;
+    }
+    self->fut = fut;
+    self->timer = timer;
+    *yielded = Py_NewRef(fut);
+    return 0;
+}
+
+/* The state machine. Exactly one of `value` (send) or `thrown` (throw) is given. */
+static PySendResult step(zr_RetryAwaitableObject *self, PyObject *value, PyObject *thrown,
+                         PyObject **result)
+{
+    zr_RetrySpecObject *spec;
+    PyObject *exc = NULL, *res = NULL, *r = NULL, *out = NULL;
+    PySendResult sr;
+
+    switch (self->phase) {
+    case PH_DONE:
+        if (thrown != NULL) {
+            zr_restore_exception(Py_NewRef(thrown));
+            return PYGEN_ERROR;
+        }
+        PyErr_SetString(PyExc_RuntimeError, "cannot reuse already awaited coroutine");
+        return PYGEN_ERROR;
+    case PH_INIT:
+        if (thrown != NULL) {
+            finish(self);
+            zr_restore_exception(Py_NewRef(thrown));
+            return PYGEN_ERROR;
+        }
+        if (value != Py_None) {
+            PyErr_SetString(PyExc_TypeError,
+                            "can't send non-None value to a just-started coroutine");
+            return PYGEN_ERROR;
+        }
+        if (zr_spec_begin(self->owner->spec, &self->call) < 0) goto fail;
+        goto start_attempt;
+    case PH_ATTEMPT:
+        goto drive_attempt;
+    case PH_HOOK:
+        sr = drive(self->inner, value, thrown, &r);
+        if (sr == PYGEN_NEXT) {
+            *result = r;
+            return PYGEN_NEXT;
+        }
+        Py_CLEAR(self->inner);
+        if (sr == PYGEN_ERROR) goto fail;
+        Py_DECREF(r);
+        goto start_sleep;
+    case PH_SLEEP:
+        if (self->inner != NULL) { /* injected sleep awaitable */
+            sr = drive(self->inner, value, thrown, &r);
+            if (sr == PYGEN_NEXT) {
+                *result = r;
+                return PYGEN_NEXT;
+            }
+            Py_CLEAR(self->inner);
+            if (sr == PYGEN_ERROR) goto fail;
+            Py_DECREF(r);
+            goto start_attempt;
+        }
+        if (thrown != NULL) { /* cancelled (or anything else) during the sleep */
+            cancel_timer(self);
+            finish(self);
+            zr_restore_exception(Py_NewRef(thrown));
+            return PYGEN_ERROR;
+        }
+        cancel_timer(self); /* woken: the timer already fired; drop both */
+        goto start_attempt;
+    }
+    PyErr_SetString(PyExc_SystemError, "RetryAwaitable in an unknown phase");
+    return PYGEN_ERROR;
+
+start_attempt:
+    spec = self->owner->spec;
+    self->call.attempt++;
+    if (zr_spec_enter(spec, &self->token) < 0) {
+        PyObject *err = zr_fetch_exception();
+        if (err == NULL) goto fail;
+        out = zr_spec_stop_with(spec, &self->call, err);
+        Py_DECREF(err);
+        goto stop;
+    }
+    {
+        PyObject *coro = PyObject_Vectorcall(self->owner->func, self->argv + 1,
+                                             (size_t)self->nargs | PY_VECTORCALL_ARGUMENTS_OFFSET,
+                                             self->kwnames);
+        if (coro == NULL) {
+            exc = zr_fetch_exception();
+            goto attempt_failed;
+        }
+        self->inner = await_iter(coro);
+        Py_DECREF(coro);
+        if (self->inner == NULL) { /* not awaitable: a programming error, never retried */
+            PyObject *token = self->token;
+            self->token = NULL;
+            exc = zr_fetch_exception();
+            if (zr_spec_exit(spec, token, exc) == 0) zr_restore_exception(exc);
+            else Py_XDECREF(exc);
+            goto fail;
+        }
+    }
+    self->phase = PH_ATTEMPT;
+    value = Py_None;
+    thrown = NULL;
+
+drive_attempt:
+    spec = self->owner->spec;
+    sr = drive(self->inner, value, thrown, &r);
+    if (sr == PYGEN_NEXT) {
+        *result = r;
+        return PYGEN_NEXT;
+    }
+    Py_CLEAR(self->inner);
+    if (sr == PYGEN_RETURN) {
+        PyObject *token = self->token;
+        self->token = NULL;
+        if (zr_spec_exit(spec, token, NULL) < 0) {
+            Py_DECREF(r);
+            goto fail;
+        }
+        int rejected = zr_spec_result_rejected(spec, r);
+        if (rejected == 0) {
+            finish(self);
+            *result = r;
+            return PYGEN_RETURN;
+        }
+        if (rejected < 0) {
+            Py_DECREF(r);
+            goto fail;
+        }
+        res = r;
+        goto after_failure;
+    }
+    exc = zr_fetch_exception();
+
+attempt_failed:
+    {
+        PyObject *token = self->token;
+        self->token = NULL;
+        if (zr_spec_exit(spec, token, exc) < 0) {
+            Py_XDECREF(exc);
+            goto fail;
+        }
+    }
+
+after_failure: {
+    double delay = 0.0;
+    int next = zr_spec_after_failure(spec, &self->call, exc, res, &delay, &out);
+    if (next != ZR_NEXT_RETRY) {
+        Py_XDECREF(exc);
+        Py_XDECREF(res);
+        if (next < 0) goto fail;
+        goto stop;
+    }
+    self->delay = delay;
+    if (spec->on_retry != NULL) {
+        PyObject *info = zr_spec_attempt_info(spec, &self->call, exc, res, delay);
+        Py_XDECREF(exc);
+        Py_XDECREF(res);
+        if (info == NULL) goto fail;
+        PyObject *fn = Py_NewRef(spec->on_retry);
+        PyObject *hr = PyObject_CallOneArg(fn, info);
+        Py_DECREF(fn);
+        Py_DECREF(info);
+        if (hr == NULL) goto fail;
+        if (PyCoro_CheckExact(hr) ||
+            (Py_TYPE(hr)->tp_as_async != NULL && Py_TYPE(hr)->tp_as_async->am_await != NULL)) {
+            self->inner = await_iter(hr);
+            Py_DECREF(hr);
+            if (self->inner == NULL) goto fail;
+            self->phase = PH_HOOK;
+            sr = drive(self->inner, Py_None, NULL, &r);
+            if (sr == PYGEN_NEXT) {
+                *result = r;
+                return PYGEN_NEXT;
+            }
+            Py_CLEAR(self->inner);
+            if (sr == PYGEN_ERROR) goto fail;
+            Py_DECREF(r);
+        }
+        else {
+            Py_DECREF(hr);
+        }
+    }
+    else {
+        Py_XDECREF(exc);
+        Py_XDECREF(res);
+    }
+    exc = res = NULL;
+}
+
+start_sleep:
+    spec = self->owner->spec;
+    if (self->delay <= 0.0) goto start_attempt; /* a zero delay never sleeps */
+    {
+        int skip = zr_test_skip_sleep(spec->st, self->delay);
+        if (skip < 0) goto fail;
+        if (skip) goto start_attempt;
+    }
+    self->phase = PH_SLEEP;
+    if (spec->sleep != NULL) {
+        PyObject *arg = PyFloat_FromDouble(self->delay);
+        if (arg == NULL) goto fail;
+        PyObject *fn = Py_NewRef(spec->sleep);
+        PyObject *sl = PyObject_CallOneArg(fn, arg);
+        Py_DECREF(fn);
+        Py_DECREF(arg);
+        if (sl == NULL) goto fail;
+        if (PyCoro_CheckExact(sl) ||
+            (Py_TYPE(sl)->tp_as_async != NULL && Py_TYPE(sl)->tp_as_async->am_await != NULL)) {
+            self->inner = await_iter(sl);
+            Py_DECREF(sl);
+            if (self->inner == NULL) goto fail;
+            sr = drive(self->inner, Py_None, NULL, &r);
+            if (sr == PYGEN_NEXT) {
+                *result = r;
+                return PYGEN_NEXT;
+            }
+            Py_CLEAR(self->inner);
+            if (sr == PYGEN_ERROR) goto fail;
+            Py_DECREF(r);
+        }
+        else {
+            Py_DECREF(sl);
+        }
+        goto start_attempt;
+    }
+    if (start_builtin_sleep(self, self->delay, &r) < 0) goto fail;
+    *result = r;
+    return PYGEN_NEXT;
+
+stop:
+    finish(self);
+    if (out == NULL) return PYGEN_ERROR;
+    *result = out;
+    return PYGEN_RETURN;
+
+fail:
+    finish(self);
+    return PYGEN_ERROR;
+}
+
+static PySendResult RetryAwaitable_am_send(zr_RetryAwaitableObject *self, PyObject *arg,
+                                           PyObject **result)
+{
+    return step(self, arg ? arg : Py_None, NULL, result);
+}
+
+/* Convert a step outcome to the iterator protocol: yielded value, or StopIteration(value). */
+static PyObject *as_iter_result(PySendResult sr, PyObject *r)
+{
+    if (sr == PYGEN_NEXT) return r;
+    if (sr == PYGEN_ERROR) return NULL;
+    /* return value -> StopIteration(value); wrap so tuples/exceptions survive intact */
+    PyObject *stop = PyObject_CallOneArg(PyExc_StopIteration, r);
+    Py_DECREF(r);
+    if (stop != NULL) {
+        PyErr_SetObject(PyExc_StopIteration, stop);
+        Py_DECREF(stop);
+    }
+    return NULL;
+}
+
+static PyObject *RetryAwaitable_iternext(zr_RetryAwaitableObject *self)
+{
+    PyObject *r = NULL;
+    PySendResult sr = step(self, Py_None, NULL, &r);
+    if (sr == PYGEN_RETURN && r == Py_None) { /* plain exhaustion, no StopIteration object */
+        Py_DECREF(r);
+        return NULL;
+    }
+    return as_iter_result(sr, r);
+}
+
+static PyObject *RetryAwaitable_send(zr_RetryAwaitableObject *self, PyObject *value)
+{
+    PyObject *r = NULL;
+    PySendResult sr = step(self, value, NULL, &r);
+    return as_iter_result(sr, r);
+}
+
+static PyObject *RetryAwaitable_throw(zr_RetryAwaitableObject *self, PyObject *const *args,
+                                      Py_ssize_t nargs)
+{
+    if (nargs < 1 || nargs > 3) {
+        PyErr_Format(PyExc_TypeError, "throw expected 1 to 3 arguments, got %zd", nargs);
+        return NULL;
+    }
+    PyObject *typ = args[0], *val = nargs > 1 ? args[1] : Py_None,
+             *tb = nargs > 2 ? args[2] : Py_None;
+    PyObject *exc;
+    if (PyExceptionInstance_Check(typ)) {
+        if (val != Py_None) {
+            PyErr_SetString(PyExc_TypeError, "instance exception may not have a separate value");
+            return NULL;
+        }
+        exc = Py_NewRef(typ);
+    }
+    else if (PyExceptionClass_Check(typ)) {
+        if (PyObject_TypeCheck(val, (PyTypeObject *)typ)) exc = Py_NewRef(val);
+        else if (val == Py_None) exc = PyObject_CallNoArgs(typ);
+        else exc = PyObject_CallOneArg(typ, val);
+        if (exc == NULL) return NULL;
+        if (!PyExceptionInstance_Check(exc)) {
+            PyErr_Format(PyExc_TypeError, "calling %R should have returned an instance of "
+                         "BaseException, not %s", typ, Py_TYPE(exc)->tp_name);
+            Py_DECREF(exc);
+            return NULL;
+        }
+    }
+    else {
+        PyErr_Format(PyExc_TypeError,
+                     "exceptions must be classes or instances deriving from BaseException, "
+                     "not %s", Py_TYPE(typ)->tp_name);
+        return NULL;
+    }
+    if (tb != Py_None) {
+        if (!PyTraceBack_Check(tb)) {
+            Py_DECREF(exc);
+            PyErr_SetString(PyExc_TypeError, "throw() third argument must be a traceback object");
+            return NULL;
+        }
+        if (PyException_SetTraceback(exc, tb) < 0) {
+            Py_DECREF(exc);
+            return NULL;
+        }
+    }
+    PyObject *r = NULL;
+    PySendResult sr = step(self, NULL, exc, &r);
+    Py_DECREF(exc);
+    return as_iter_result(sr, r);
+}
+
+static PyObject *RetryAwaitable_close(zr_RetryAwaitableObject *self, PyObject *noargs)
+{
+    (void)noargs;
+    PyObject *inner = self->inner;
+    self->inner = NULL;
+    int phase = self->phase;
+    cancel_timer(self);
+    finish(self);
+    if (inner != NULL && phase != PH_DONE) {
+        PyObject *r = PyObject_CallMethod(inner, "close", NULL);
+        Py_DECREF(inner);
+        if (r == NULL) {
+            if (!PyErr_ExceptionMatches(PyExc_AttributeError)) return NULL;
+            PyErr_Clear();
+        }
+        Py_XDECREF(r);
+    }
+    else {
+        Py_XDECREF(inner);
+    }
+    Py_RETURN_NONE;
+}
+
+static PyObject *RetryAwaitable_await(PyObject *self) { return Py_NewRef(self); }
+
+static PyObject *get_attempt(zr_RetryAwaitableObject *self, void *c)
+{
+    (void)c;
+    return PyLong_FromUnsignedLong(self->call.attempt);
+}
+
+static PyObject *get_name(zr_RetryAwaitableObject *self, void *c)
+{
+    (void)c;
+    if (self->owner == NULL) Py_RETURN_NONE;
+    PyObject *n = PyObject_GetAttrString(self->owner->func, "__qualname__");
+    if (n == NULL) {
+        PyErr_Clear();
+        return PyObject_Repr(self->owner->func);
+    }
+    return n;
+}
+
+static int RetryAwaitable_traverse(zr_RetryAwaitableObject *self, visitproc visit, void *arg)
+{
+    Py_VISIT(Py_TYPE(self));
+    Py_VISIT(self->owner);
+    Py_ssize_t n = self->owner ? total_args(self) : 0;
+    for (Py_ssize_t i = 0; i < n; i++) Py_VISIT(self->argv[i + 1]);
+    Py_VISIT(self->kwnames);
+    Py_VISIT(self->inner);
+    Py_VISIT(self->token);
+    Py_VISIT(self->fut);
+    Py_VISIT(self->timer);
+    return 0;
+}
+
+static int RetryAwaitable_clear(zr_RetryAwaitableObject *self)
+{
+    Py_ssize_t n = self->owner ? total_args(self) : 0;
+    for (Py_ssize_t i = 0; i < n; i++) Py_CLEAR(self->argv[i + 1]);
+    self->nargs = 0;
+    Py_CLEAR(self->kwnames);
+    Py_CLEAR(self->owner);
+    Py_CLEAR(self->inner);
+    Py_CLEAR(self->token);
+    Py_CLEAR(self->fut);
+    Py_CLEAR(self->timer);
+    return 0;
+}
+
+static void RetryAwaitable_dealloc(zr_RetryAwaitableObject *self)
+{
+    PyTypeObject *tp = Py_TYPE(self);
+    PyObject_GC_UnTrack(self);
+    if (self->weakreflist != NULL) PyObject_ClearWeakRefs((PyObject *)self);
+    (void)RetryAwaitable_clear(self);
+    if (self->argv != self->inline_argv) PyMem_Free(self->argv);
+    PyObject_GC_Del(self);
+    Py_DECREF(tp);
+}
+
+static PyMethodDef RetryAwaitable_methods[] = {
+    {"send", (PyCFunction)RetryAwaitable_send, METH_O, "send(value) -> next yielded value."},
+    {"throw", (PyCFunction)(void (*)(void))RetryAwaitable_throw, METH_FASTCALL,
+     "throw(exc) -> raise exc inside the running attempt (or the sleep)."},
+    {"close", (PyCFunction)RetryAwaitable_close, METH_NOARGS,
+     "close() -> stop the call, closing the running attempt and cancelling any sleep."},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyGetSetDef RetryAwaitable_getset[] = {
+    {"attempt", (getter)get_attempt, NULL, "Number of the attempt running (or last run).",
+     NULL},
+    {"__name__", (getter)get_name, NULL, "Name of the wrapped function.", NULL},
+    {"__qualname__", (getter)get_name, NULL, "Qualified name of the wrapped function.", NULL},
+    {NULL, NULL, NULL, NULL, NULL},
+};
+
+static PyMemberDef RetryAwaitable_members[] = {
+    {"__weaklistoffset__", T_PYSSIZET, offsetof(zr_RetryAwaitableObject, weakreflist), READONLY,
+     NULL},
+    {NULL, 0, 0, 0, NULL},
+};
+
+static PyType_Slot RetryAwaitable_slots[] = {
+    {Py_tp_doc, "One call of an async retrying function: await it (or run it as a task)."},
+    {Py_am_await, RetryAwaitable_await},
+    {Py_am_send, RetryAwaitable_am_send},
+    {Py_tp_iter, PyObject_SelfIter},
+    {Py_tp_iternext, RetryAwaitable_iternext},
+    {Py_tp_dealloc, RetryAwaitable_dealloc},
+    {Py_tp_traverse, RetryAwaitable_traverse},
+    {Py_tp_clear, RetryAwaitable_clear},
+    {Py_tp_methods, RetryAwaitable_methods},
+    {Py_tp_getset, RetryAwaitable_getset},
+    {Py_tp_members, RetryAwaitable_members},
+    {0, NULL},
+};
+
+PyType_Spec zr_retry_awaitable_spec = {
+    .name = "zenoo_retry._core.RetryAwaitable",
+    .basicsize = sizeof(zr_RetryAwaitableObject),
+    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC
+#if PY_VERSION_HEX >= 0x030A0000
+             | Py_TPFLAGS_DISALLOW_INSTANTIATION
+#endif
+    ,
+    .slots = RetryAwaitable_slots,
+};
