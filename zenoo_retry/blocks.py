@@ -32,13 +32,14 @@ __all__ = ["attempts", "Attempts", "AttemptContext"]
 class AttemptContext:
     """One attempt: use it as ``with attempt:``. ``number`` is 1-based."""
 
-    __slots__ = ("_run", "number", "_token", "_decision")
+    __slots__ = ("_run", "number", "_token", "_decision", "_done")
 
     def __init__(self, run: "_Run", number: int, token: Any) -> None:
         self._run = run
         self.number = number
         self._token = token
         self._decision: Optional[tuple] = None  # None: success
+        self._done = False
 
     @property
     def max_attempts(self) -> int:
@@ -51,6 +52,7 @@ class AttemptContext:
                  tb: Optional[TracebackType]) -> bool:
         run = self._run
         token, self._token = self._token, None
+        self._done = True
         if exc is None:
             run.spec.exit(token, None)
             self._decision = None
@@ -107,7 +109,7 @@ class Attempts:
             number += 1
             attempt = AttemptContext(run, number, self.spec.enter())
             yield attempt
-            if attempt._token is not None:
+            if not attempt._done:
                 raise RuntimeError("each attempt must be used as a context manager: `with attempt:`")
             if attempt._decision is None:
                 return
@@ -124,7 +126,7 @@ class Attempts:
             number += 1
             attempt = AttemptContext(run, number, self.spec.enter())
             yield attempt
-            if attempt._token is not None:
+            if not attempt._done:
                 raise RuntimeError("each attempt must be used as a context manager: `with attempt:`")
             if attempt._decision is None:
                 return

@@ -16,7 +16,7 @@ from typing import Any, Callable, Optional, TypeVar
 
 from . import _core
 from .exceptions import RetryTimeoutError
-from .policies import _MISSING, ExceptionTypes, RetryPolicy, exception_tuple, preset
+from .policies import _MISSING, ExceptionTypes, RetryPolicy, _optional_callable, exception_tuple, preset
 from .strategies import RetryStrategy, replace_strategy
 
 __all__ = [
@@ -216,6 +216,10 @@ def _decorator(
     )
     hooks = dict(on_retry=on_retry, on_give_up=on_give_up, sleep=sleep, clock=clock,
                  fallback=fallback, fallback_factory=fallback_factory, name=name)
+    for key in ("on_retry", "on_give_up", "sleep", "clock", "fallback_factory"):
+        _optional_callable(key, hooks[key])
+    if name is not None and not isinstance(name, str):
+        raise TypeError(f"name must be a str or None, got {name!r}")
     if total_timeout is not None:
         _check_seconds("total_timeout", total_timeout)
     if attempt_timeout is not None:
