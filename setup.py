@@ -18,7 +18,7 @@ if os.environ.get("ZR_WERROR") == "1":
 if os.environ.get("ZR_DEBUG") == "1":
     cflags += ["-O0", "-g"]
 else:
-    cflags += ["-O2"]
+    cflags += ["-O3"]
 if os.environ.get("ZR_SANITIZE") == "1":
     san = ["-fsanitize=address,undefined", "-fno-omit-frame-pointer", "-fno-sanitize-recover=undefined"]
     cflags += san + ["-g"]

@@ -43,5 +43,5 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
     echo "$want" > "$stamp"
 fi
 # Rebuild the extension in place (incremental) with the test build's flags.
-ZR_WERROR=1 "$vpy" setup.py -q build_ext --inplace >&2 2> >(grep -v -E "BetaConfiguration|warnings.warn" >&2)
+ZR_WERROR=1 "$vpy" setup.py -q build_ext --inplace --force >&2 2> >(grep -v -E "BetaConfiguration|warnings.warn" >&2)
 echo "$vpy"

@@ -215,6 +215,7 @@ static int zr_traverse(PyObject *module, visitproc visit, void *arg)
 static int zr_clear(PyObject *module)
 {
     zr_module_state *st = get_state(module);
+    while (st->awaitable_free > 0) PyObject_GC_Del(st->awaitable_freelist[--st->awaitable_free]);
     Py_CLEAR(st->Backoff_Type);
     Py_CLEAR(st->RetryAttempt_Type);
     Py_CLEAR(st->RetrySpec_Type);

@@ -37,26 +37,23 @@ typedef struct {
 PyObject *zr_retry_awaitable_new(zr_RetryingObject *owner, PyObject *const *args, size_t nargsf,
                                  PyObject *kwnames)
 {
-    PyTypeObject *tp = owner->spec->st->RetryAwaitable_Type;
+    zr_module_state *st = owner->spec->st;
+    PyTypeObject *tp = st->RetryAwaitable_Type;
     Py_ssize_t nargs = PyVectorcall_NARGS(nargsf);
     Py_ssize_t total = nargs + (kwnames ? PyTuple_GET_SIZE(kwnames) : 0);
-    zr_RetryAwaitableObject *self = PyObject_GC_New(zr_RetryAwaitableObject, tp);
-    if (self == NULL) return NULL; /* PyObject_GC_New took the type reference */
-    if (total + 1 <= ZR_INLINE_ARGS + 1) {
-        self->argv = self->inline_argv;
-    }
-    else if ((self->argv = PyMem_New(PyObject *, (size_t)total + 1)) == NULL) {
-        self->owner = NULL;
-        self->nargs = 0;
-        self->kwnames = NULL;
-        self->inner = self->token = self->fut = self->timer = NULL;
-        self->weakreflist = NULL;
-        self->phase = PH_DONE;
-        self->argv = self->inline_argv;
-        PyObject_GC_Track(self);
-        Py_DECREF(self);
+    PyObject **argv = NULL;
+    if (total > ZR_INLINE_ARGS && (argv = PyMem_New(PyObject *, (size_t)total + 1)) == NULL)
         return PyErr_NoMemory();
+    zr_RetryAwaitableObject *self;
+    if (st->awaitable_free > 0) { /* recycled: memory and GC header kept, untracked */
+        self = (zr_RetryAwaitableObject *)st->awaitable_freelist[--st->awaitable_free];
+        (void)PyObject_Init((PyObject *)self, tp); /* takes the type reference */
     }
+    else if ((self = PyObject_GC_New(zr_RetryAwaitableObject, tp)) == NULL) {
+        PyMem_Free(argv);
+        return NULL;
+    }
+    self->argv = argv ? argv : self->inline_argv;
     self->argv[0] = NULL;
     for (Py_ssize_t i = 0; i < total; i++) self->argv[i + 1] = Py_NewRef(args[i]);
     self->nargs = nargs;
@@ -205,6 +202,11 @@ static PySendResult step(zr_RetryAwaitableObject *self, PyObject *value, PyObjec
         if (zr_spec_begin(self->owner->spec, &self->call) < 0) goto fail;
         goto start_attempt;
     case PH_ATTEMPT:
+        if (self->inner == NULL) { /* the fast path's first attempt raised (error is set) */
+            spec = self->owner->spec;
+            exc = zr_fetch_exception();
+            goto attempt_failed;
+        }
         goto drive_attempt;
     case PH_HOOK:
         sr = drive(self->inner, value, thrown, &r);
@@ -413,7 +415,54 @@ fail:
 static PySendResult RetryAwaitable_am_send(zr_RetryAwaitableObject *self, PyObject *arg,
                                            PyObject **result)
 {
-    return step(self, arg ? arg : Py_None, NULL, result);
+    if (arg == NULL) arg = Py_None;
+    if (self->phase == PH_INIT && arg == Py_None && self->owner->spec->simple) {
+        /* success path of a simple policy: start the coroutine and run it in place */
+        zr_RetryingObject *owner = self->owner;
+        size_t nargsf = (size_t)self->nargs | PY_VECTORCALL_ARGUMENTS_OFFSET;
+        PyObject *coro = owner->func_vectorcall
+                             ? owner->func_vectorcall(owner->func, self->argv + 1, nargsf,
+                                                      self->kwnames)
+                             : PyObject_Vectorcall(owner->func, self->argv + 1, nargsf,
+                                                   self->kwnames);
+        if (ZR_LIKELY(coro != NULL && PyCoro_CheckExact(coro))) {
+            PyObject *r = NULL;
+            /* native coroutines always have am_send (CPython >= 3.10) */
+            PySendResult sr = Py_TYPE(coro)->tp_as_async->am_send(coro, Py_None, &r);
+            if (ZR_LIKELY(sr == PYGEN_RETURN)) {
+                Py_DECREF(coro);
+                self->phase = PH_DONE;
+                self->call.attempt = 1;
+                *result = r;
+                return PYGEN_RETURN;
+            }
+            self->call.attempt = 1;
+            self->phase = PH_ATTEMPT;
+            if (sr == PYGEN_NEXT) { /* it suspended: continue as the general loop */
+                self->inner = coro;
+                *result = r;
+                return PYGEN_NEXT;
+            }
+            Py_DECREF(coro);
+            return step(self, NULL, NULL, result); /* the attempt failed: decide */
+        }
+        if (coro == NULL) {
+            self->call.attempt = 1;
+            self->phase = PH_ATTEMPT;
+            return step(self, NULL, NULL, result);
+        }
+        /* not a native coroutine: hand it to the general machinery */
+        self->inner = await_iter(coro);
+        Py_DECREF(coro);
+        self->call.attempt = 1;
+        if (self->inner == NULL) {
+            finish(self);
+            return PYGEN_ERROR;
+        }
+        self->phase = PH_ATTEMPT;
+        return step(self, Py_None, NULL, result);
+    }
+    return step(self, arg, NULL, result);
 }
 
 /* Convert a step outcome to the iterator protocol: yielded value, or StopIteration(value). */
@@ -577,10 +626,33 @@ static void RetryAwaitable_dealloc(zr_RetryAwaitableObject *self)
     PyTypeObject *tp = Py_TYPE(self);
     PyObject_GC_UnTrack(self);
     if (self->weakreflist != NULL) PyObject_ClearWeakRefs((PyObject *)self);
-    (void)RetryAwaitable_clear(self);
+    /* Hold on to the owner until the end: it keeps the spec, the module and so the
+     * freelist alive while this object is recycled. (The GC may have cleared the
+     * owner's fields already; then the object is simply freed.) */
+    zr_RetryingObject *owner = self->owner;
+    self->owner = NULL;
+    Py_ssize_t n = self->nargs + (self->kwnames ? PyTuple_GET_SIZE(self->kwnames) : 0);
+    for (Py_ssize_t i = 0; i < n; i++) Py_DECREF(self->argv[i + 1]);
+    self->nargs = 0;
+    Py_CLEAR(self->kwnames);
+    if (self->inner || self->token || self->fut || self->timer) {
+        Py_CLEAR(self->inner);
+        Py_CLEAR(self->token);
+        Py_CLEAR(self->fut);
+        Py_CLEAR(self->timer);
+    }
     if (self->argv != self->inline_argv) PyMem_Free(self->argv);
-    PyObject_GC_Del(self);
+    self->argv = self->inline_argv;
+    zr_module_state *st = owner && owner->spec ? owner->spec->st : NULL;
+    if (st != NULL && tp == st->RetryAwaitable_Type &&
+        st->awaitable_free < (int)(sizeof st->awaitable_freelist / sizeof *st->awaitable_freelist)) {
+        st->awaitable_freelist[st->awaitable_free++] = (PyObject *)self;
+    }
+    else {
+        PyObject_GC_Del(self);
+    }
     Py_DECREF(tp);
+    Py_XDECREF(owner); /* last: may free the module, whose m_clear empties the freelist */
 }
 
 static PyMethodDef RetryAwaitable_methods[] = {

@@ -108,10 +108,12 @@ static PyObject *Retrying_vectorcall(PyObject *callable, PyObject *const *args, 
                                      PyObject *kwnames)
 {
     zr_RetryingObject *self = (zr_RetryingObject *)callable;
-    if (self->spec->simple) {
+    if (ZR_LIKELY(self->spec->simple)) {
         /* success path: the user's call and nothing else */
-        PyObject *res = PyObject_Vectorcall(self->func, args, nargsf, kwnames);
-        if (res != NULL) return res;
+        vectorcallfunc vc = self->func_vectorcall;
+        PyObject *res = vc ? vc(self->func, args, nargsf, kwnames)
+                           : PyObject_Vectorcall(self->func, args, nargsf, kwnames);
+        if (ZR_LIKELY(res != NULL)) return res;
         return run_loop(self, args, nargsf, kwnames, zr_fetch_exception());
     }
     return run_loop(self, args, nargsf, kwnames, NULL);
@@ -145,6 +147,7 @@ int zr_retrying_init_fields(zr_RetryingObject *self, PyObject *args, PyObject *k
     }
     self->func = Py_NewRef(func);
     self->spec = (zr_RetrySpecObject *)Py_NewRef(spec);
+    self->func_vectorcall = PyVectorcall_Function(func);
     return 0;
 }
 

@@ -16,6 +16,14 @@
 #include "../core/zr_backoff.h"
 #include "../core/zr_clock.h"
 
+#if defined(__GNUC__) || defined(__clang__)
+#define ZR_LIKELY(x) __builtin_expect(!!(x), 1)
+#define ZR_UNLIKELY(x) __builtin_expect(!!(x), 0)
+#else
+#define ZR_LIKELY(x) (x)
+#define ZR_UNLIKELY(x) (x)
+#endif
+
 /* Per-module state: every type and imported object the binding needs. */
 typedef struct zr_module_state {
     PyTypeObject *Backoff_Type;
@@ -38,6 +46,9 @@ typedef struct zr_module_state {
     int test_instant;
     uint32_t test_max_attempts; /* 0: no cap */
     PyObject *test_recorder;    /* callable(delay) told of every skipped sleep, or NULL */
+    /* recycled RetryAwaitable objects (see retry_awaitable_type.c) */
+    PyObject *awaitable_freelist[16];
+    int awaitable_free;
 } zr_module_state;
 
 extern PyModuleDef zr_module_def;
@@ -153,6 +164,7 @@ int zr_spec_result_rejected(zr_RetrySpecObject *spec, PyObject *result);
 typedef struct {
     PyObject_HEAD
     vectorcallfunc vectorcall;
+    vectorcallfunc func_vectorcall; /* func's own vectorcall entry, or NULL */
     PyObject *func;
     zr_RetrySpecObject *spec;
     PyObject *dict;

@@ -1,0 +1,77 @@
+"""Side-by-side timing: every candidate is measured in the same run, interleaved, and
+reported as a ratio to a baseline, so machine noise affects all of them alike."""
+from __future__ import annotations
+
+import asyncio
+import gc
+import statistics
+import time
+from typing import Callable, Dict, List, Optional, Tuple
+
+
+def _time_sync(fn: Callable[[], object], n: int) -> float:
+    loop = range(n)
+    t0 = time.perf_counter_ns()
+    for _ in loop:
+        fn()
+    return (time.perf_counter_ns() - t0) / n
+
+
+def _time_async(loop: asyncio.AbstractEventLoop, make: Callable[[], object], n: int) -> float:
+    async def batch() -> float:
+        t0 = time.perf_counter_ns()
+        for _ in range(n):
+            await make()
+        return (time.perf_counter_ns() - t0) / n
+
+    return loop.run_until_complete(batch())
+
+
+def measure(
+    candidates: Dict[str, Callable[[], object]],
+    *,
+    number: int = 200_000,
+    rounds: int = 7,
+    is_async: bool = False,
+) -> Dict[str, float]:
+    """Nanoseconds per call for each candidate: the median of `rounds` interleaved rounds
+    (each round times every candidate once, in a rotating order)."""
+    names = list(candidates)
+    samples: Dict[str, List[float]] = {k: [] for k in names}
+    loop = asyncio.new_event_loop() if is_async else None
+    gc_was = gc.isenabled()
+    gc.disable()
+    try:
+        for k in names:  # warm-up
+            if loop:
+                _time_async(loop, candidates[k], max(1, number // 20))
+            else:
+                _time_sync(candidates[k], max(1, number // 20))
+        for r in range(rounds):
+            order = names[r % len(names):] + names[: r % len(names)]
+            for k in order:
+                if loop:
+                    samples[k].append(_time_async(loop, candidates[k], number))
+                else:
+                    samples[k].append(_time_sync(candidates[k], number))
+    finally:
+        if gc_was:
+            gc.enable()
+        if loop:
+            loop.close()
+    return {k: statistics.median(v) for k, v in samples.items()}
+
+
+def table(title: str, results: Dict[str, float], baseline: str,
+          targets: Optional[Dict[str, Tuple[float, str]]] = None) -> str:
+    """A Markdown table of ns/call and ratio to `baseline`; `targets` marks pass/fail."""
+    base = results[baseline]
+    lines = [f"### {title}", "", "| candidate | ns/call | × " + baseline + " | target |",
+             "|---|---:|---:|---|"]
+    for k, v in results.items():
+        target = ""
+        if targets and k in targets:
+            limit, label = targets[k]
+            target = f"≤ {limit}× {label}: " + ("**met**" if v / base <= limit else "**missed**")
+        lines.append(f"| {k} | {v:,.0f} | {v / base:.2f} | {target} |")
+    return "\n".join(lines) + "\n"
