@@ -10,6 +10,7 @@ int main(void)
 {
     suite_rng();
     suite_backoff();
+    suite_shm();
     printf("%ld passed, %ld failed\n", zr_test_passed, zr_test_failed);
     return zr_test_failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }

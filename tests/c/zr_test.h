@@ -28,5 +28,6 @@ extern long zr_test_failed;
 /* Each test file exposes one suite function, listed in test_main.c. */
 void suite_backoff(void);
 void suite_rng(void);
+void suite_shm(void);
 
 #endif /* ZR_TEST_H */
