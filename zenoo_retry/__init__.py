@@ -49,6 +49,17 @@ from .decorators import (
 from .blocks import attempts
 from ._core import RetryAttempt
 
+# circuit breakers (issue 4)
+
+# retry budgets and adaptive strategy (issue 4)
+
+# shared state (issue 5)
+
+# observability (issue 6)
+
+# operations toolkit (issue 7)
+
+
 __version__ = "0.1.0"
 
 __all__ = [
@@ -83,6 +94,16 @@ __all__ = [
     "retry_with_timeout",
     "attempts",
     "RetryAttempt",
+    # circuit breakers (issue 4)
+
+    # retry budgets and adaptive strategy (issue 4)
+
+    # shared state (issue 5)
+
+    # observability (issue 6)
+
+    # operations toolkit (issue 7)
+
 ]
 
 import collections.abc as _abc

@@ -40,3 +40,13 @@ class Backoff:
     def raw_delay(self, attempt: int) -> float: ...
     def delays(self, count: Optional[int] = None) -> List[float]: ...
     def reseed(self, seed: Optional[int] = None) -> None: ...
+
+# --- circuit breakers (issue 4) ---
+
+# --- retry budgets and adaptive strategy (issue 4) ---
+
+# --- shared memory (issue 5) ---
+
+# --- observability (issue 6) ---
+
+# --- operations toolkit (issue 7) ---

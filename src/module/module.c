@@ -165,13 +165,24 @@ static PyMethodDef zr_functions[] = {
 static int zr_exec(PyObject *module)
 {
     zr_module_state *st = get_state(module);
-    if (add_type(module, &zr_backoff_spec, NULL, &st->Backoff_Type) < 0 ||
-        add_type(module, &zr_retry_attempt_spec, NULL, &st->RetryAttempt_Type) < 0 ||
-        add_type(module, &zr_retry_spec_spec, NULL, &st->RetrySpec_Type) < 0 ||
-        add_type(module, &zr_retrying_spec, NULL, &st->Retrying_Type) < 0 ||
-        add_type(module, &zr_async_retrying_spec, NULL, &st->AsyncRetrying_Type) < 0 ||
-        add_type(module, &zr_retry_awaitable_spec, NULL, &st->RetryAwaitable_Type) < 0)
-        return -1;
+    /* retry engine */
+    if (add_type(module, &zr_backoff_spec, NULL, &st->Backoff_Type) < 0) return -1;
+    if (add_type(module, &zr_retry_attempt_spec, NULL, &st->RetryAttempt_Type) < 0) return -1;
+    if (add_type(module, &zr_retry_spec_spec, NULL, &st->RetrySpec_Type) < 0) return -1;
+    if (add_type(module, &zr_retrying_spec, NULL, &st->Retrying_Type) < 0) return -1;
+    if (add_type(module, &zr_async_retrying_spec, NULL, &st->AsyncRetrying_Type) < 0) return -1;
+    if (add_type(module, &zr_retry_awaitable_spec, NULL, &st->RetryAwaitable_Type) < 0) return -1;
+
+    /* circuit breakers (issue 4: breaker_type.c) */
+
+    /* retry budgets and adaptive strategy (issue 4: budget_type.c, adaptive_type.c) */
+
+    /* shared memory (issue 5) */
+
+    /* observability (issue 6: metrics_type.c) */
+
+    /* operations toolkit (issue 7) */
+
     struct {
         const char *name;
         PyObject **slot;

@@ -32,6 +32,17 @@ typedef struct zr_module_state {
     PyTypeObject *Retrying_Type;
     PyTypeObject *AsyncRetrying_Type;
     PyTypeObject *RetryAwaitable_Type;
+
+    /* circuit breakers (issue 4) */
+
+    /* retry budgets and adaptive strategy (issue 4) */
+
+    /* shared memory (issue 5) */
+
+    /* observability (issue 6) */
+
+    /* operations toolkit (issue 7) */
+
     /* exceptions, defined in zenoo_retry/exceptions.py and imported at module exec */
     PyObject *InvalidConfigurationError;
     PyObject *MaxRetriesExceededError;
@@ -60,6 +71,17 @@ extern PyType_Spec zr_retry_spec_spec;      /* retry_spec_type.c */
 extern PyType_Spec zr_retrying_spec;        /* retrying_type.c */
 extern PyType_Spec zr_async_retrying_spec;  /* async_retrying_type.c */
 extern PyType_Spec zr_retry_awaitable_spec; /* retry_awaitable_type.c */
+
+/* circuit breakers (issue 4) */
+
+/* retry budgets and adaptive strategy (issue 4) */
+
+/* shared memory (issue 5) */
+
+/* observability (issue 6) */
+
+/* operations toolkit (issue 7) */
+
 
 /* --- Backoff (backoff_type.c) ---------------------------------------------------- */
 typedef struct {

@@ -11,6 +11,15 @@ int main(void)
     suite_rng();
     suite_backoff();
     suite_shm();
+
+    /* circuit breakers (issue 4) */
+
+    /* retry budgets and adaptive strategy (issue 4) */
+
+    /* shared state (issue 5) */
+
+    /* observability (issue 6) */
+
     printf("%ld passed, %ld failed\n", zr_test_passed, zr_test_failed);
     return zr_test_failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }
