@@ -30,13 +30,27 @@ int zr_spec_now(zr_RetrySpecObject *spec, double *now)
     PyObject *r = PyObject_CallNoArgs(fn);
     Py_DECREF(fn);
     if (r == NULL) return -1;
-    double v = PyFloat_AsDouble(r);
-    Py_DECREF(r);
-    if (v == -1.0 && PyErr_Occurred()) return -1;
-    if (!isfinite(v)) {
-        PyErr_Format(PyExc_ValueError, "clock must return a finite number, got %R", r);
+    /* r is kept until the messages below are built (they show it) */
+    if (PyBool_Check(r) || !(PyFloat_Check(r) || PyLong_Check(r))) {
+        PyErr_Format(PyExc_TypeError, "clock must return a number of seconds, got %R", r);
+        Py_DECREF(r);
         return -1;
     }
+    double v = PyFloat_AsDouble(r);
+    if (v == -1.0 && PyErr_Occurred()) {
+        if (!PyErr_ExceptionMatches(PyExc_OverflowError)) {
+            Py_DECREF(r);
+            return -1;
+        }
+        PyErr_Clear(); /* a huge int: reported as not finite below */
+        v = HUGE_VAL;
+    }
+    if (!isfinite(v)) {
+        PyErr_Format(PyExc_ValueError, "clock must return a finite number, got %R", r);
+        Py_DECREF(r);
+        return -1;
+    }
+    Py_DECREF(r);
     *now = v;
     return 0;
 }
@@ -289,11 +303,13 @@ int zr_spec_after_failure(zr_RetrySpecObject *spec, zr_call *call, PyObject *exc
         }
         int m = PyTuple_GET_SIZE(spec->never_retry_on) ? PyObject_IsInstance(exc, spec->never_retry_on)
                                                         : 0;
-        if (m < 0) return -1;
         if (m == 0) {
             m = PyObject_IsInstance(exc, spec->retry_on);
-            if (m < 0) return -1;
-            m = !m;
+            if (m >= 0) m = !m;
+        }
+        if (m < 0) { /* a hostile __instancecheck__: its error names the attempt's */
+            chain_context(exc);
+            return -1;
         }
         if (m) {
             *out = stop(spec, call, exc, result, STOP_RAISE);
@@ -377,6 +393,16 @@ int zr_spec_after_failure(zr_RetrySpecObject *spec, zr_call *call, PyObject *exc
 }
 
 /* ---- the Python-visible type ------------------------------------------------------- */
+
+/* 1 if RetrySpec_init completed (it sets `name` last), else 0 with TypeError set: the
+ * methods below must not run on an instance made by RetrySpec.__new__ alone, or one whose
+ * __init__ failed half way (their fields are NULL). */
+static int spec_ready(zr_RetrySpecObject *self)
+{
+    if (self->name != NULL) return 1;
+    PyErr_SetString(PyExc_TypeError, "RetrySpec is not initialised");
+    return 0;
+}
 
 static int as_exception_tuple(const char *param, PyObject *obj, PyObject **out)
 {
@@ -529,7 +555,7 @@ static int RetrySpec_init(zr_RetrySpecObject *self, PyObject *args, PyObject *kw
         PyErr_Format(PyExc_TypeError, "name must be a str or None, got %R", name);
         return -1;
     }
-    if (self->name == NULL) return -1;
+    if (self->name == NULL) return -1; /* name is set last: it marks the spec ready */
     self->needs_start = self->timeout >= 0.0 || self->on_retry != NULL ||
                         self->on_give_up != NULL || self->condition != NULL;
     self->simple = !self->needs_start && self->breaker == NULL && self->budget == NULL &&
@@ -542,6 +568,7 @@ static int RetrySpec_init(zr_RetrySpecObject *self, PyObject *args, PyObject *kw
  * Used by the block form (zenoo_retry/blocks.py) so it shares these rules. */
 static PyObject *RetrySpec_after_failure(zr_RetrySpecObject *self, PyObject *args)
 {
+    if (!spec_ready(self)) return NULL;
     PyObject *exc, *result = Py_None;
     unsigned long attempt;
     double start, prev, total;
@@ -571,6 +598,7 @@ static PyObject *RetrySpec_after_failure(zr_RetrySpecObject *self, PyObject *arg
 
 static PyObject *RetrySpec_begin(zr_RetrySpecObject *self, PyObject *noargs)
 {
+    if (!spec_ready(self)) return NULL;
     (void)noargs;
     zr_call call;
     if (zr_spec_begin(self, &call) < 0) return NULL;
@@ -579,6 +607,7 @@ static PyObject *RetrySpec_begin(zr_RetrySpecObject *self, PyObject *noargs)
 
 static PyObject *RetrySpec_enter(zr_RetrySpecObject *self, PyObject *noargs)
 {
+    if (!spec_ready(self)) return NULL;
     (void)noargs;
     PyObject *token;
     if (zr_spec_enter(self, &token) < 0) return NULL;
@@ -587,6 +616,7 @@ static PyObject *RetrySpec_enter(zr_RetrySpecObject *self, PyObject *noargs)
 
 static PyObject *RetrySpec_exit(zr_RetrySpecObject *self, PyObject *args)
 {
+    if (!spec_ready(self)) return NULL;
     PyObject *token, *exc;
     if (!PyArg_ParseTuple(args, "OO:exit", &token, &exc)) return NULL;
     if (zr_spec_exit(self, Py_NewRef(token), exc == Py_None ? NULL : exc) < 0) return NULL;
@@ -595,6 +625,7 @@ static PyObject *RetrySpec_exit(zr_RetrySpecObject *self, PyObject *args)
 
 static PyObject *RetrySpec_result_rejected(zr_RetrySpecObject *self, PyObject *result)
 {
+    if (!spec_ready(self)) return NULL;
     int r = zr_spec_result_rejected(self, result);
     if (r < 0) return NULL;
     return PyBool_FromLong(r);
@@ -602,6 +633,7 @@ static PyObject *RetrySpec_result_rejected(zr_RetrySpecObject *self, PyObject *r
 
 static PyObject *RetrySpec_attempt_info(zr_RetrySpecObject *self, PyObject *args)
 {
+    if (!spec_ready(self)) return NULL;
     PyObject *exc, *result = Py_None;
     unsigned long attempt;
     int has_start;
@@ -616,6 +648,7 @@ static PyObject *RetrySpec_attempt_info(zr_RetrySpecObject *self, PyObject *args
 
 static PyObject *RetrySpec_stop_with(zr_RetrySpecObject *self, PyObject *error)
 {
+    if (!spec_ready(self)) return NULL;
     if (!PyExceptionInstance_Check(error)) {
         PyErr_Format(PyExc_TypeError, "error must be an exception, got %R", error);
         return NULL;
