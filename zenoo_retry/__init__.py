@@ -54,6 +54,15 @@ from ._core import RetryAttempt
 # retry budgets and adaptive strategy (issue 4)
 
 # shared state (issue 5)
+from . import shared
+from .exceptions import (
+    SharedConfigMismatchError,
+    SharedSegmentCorruptedError,
+    SharedSegmentNotFoundError,
+    SharedSegmentPermissionError,
+    SharedSegmentVersionError,
+    SharedStateError,
+)
 
 # observability (issue 6)
 
@@ -99,6 +108,13 @@ __all__ = [
     # retry budgets and adaptive strategy (issue 4)
 
     # shared state (issue 5)
+    "shared",
+    "SharedConfigMismatchError",
+    "SharedSegmentCorruptedError",
+    "SharedSegmentNotFoundError",
+    "SharedSegmentPermissionError",
+    "SharedSegmentVersionError",
+    "SharedStateError",
 
     # observability (issue 6)
 

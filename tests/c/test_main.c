@@ -3,6 +3,9 @@
 
 #include "zr_test.h"
 
+/* shared state (issue 5) */
+void suite_shared(void);
+
 long zr_test_passed = 0;
 long zr_test_failed = 0;
 
@@ -17,6 +20,7 @@ int main(void)
     /* retry budgets and adaptive strategy (issue 4) */
 
     /* shared state (issue 5) */
+    suite_shared();
 
     /* observability (issue 6) */
 
