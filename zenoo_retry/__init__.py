@@ -58,6 +58,10 @@ from ._core import RetryAttempt
 # observability (issue 6)
 
 # operations toolkit (issue 7)
+from .classification import ErrorClassifier, ErrorType, classify, register_error_type
+from .retry_after import RetryAfter, parse_retry_after
+from .dead_letters import DeadLetter, DeadLetterQueue
+from .custom import CustomRetryPolicy, RetryDecision
 
 
 __version__ = "0.1.0"
@@ -103,6 +107,16 @@ __all__ = [
     # observability (issue 6)
 
     # operations toolkit (issue 7)
+    "ErrorClassifier",
+    "ErrorType",
+    "classify",
+    "register_error_type",
+    "RetryAfter",
+    "parse_retry_after",
+    "DeadLetter",
+    "DeadLetterQueue",
+    "CustomRetryPolicy",
+    "RetryDecision",
 
 ]
 
