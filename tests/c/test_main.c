@@ -24,6 +24,12 @@ int main(void)
 
     /* observability (issue 6) */
 
+    /* hardening (issue 9) */
+    {
+        void suite_hardening(void);
+        suite_hardening();
+    }
+
     printf("%ld passed, %ld failed\n", zr_test_passed, zr_test_failed);
     return zr_test_failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }
