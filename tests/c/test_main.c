@@ -3,6 +3,9 @@
 
 #include "zr_test.h"
 
+/* circuit breakers (issue 4) */
+void suite_breaker(void);
+
 long zr_test_passed = 0;
 long zr_test_failed = 0;
 
@@ -13,6 +16,7 @@ int main(void)
     suite_shm();
 
     /* circuit breakers (issue 4) */
+    suite_breaker();
 
     /* retry budgets and adaptive strategy (issue 4) */
 
