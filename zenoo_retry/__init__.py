@@ -67,6 +67,10 @@ from .exceptions import (
 # observability (issue 6)
 
 # operations toolkit (issue 7)
+from .classification import ErrorClassifier, ErrorType, classify, register_error_type
+from .retry_after import RetryAfter, parse_retry_after
+from .dead_letters import DeadLetter, DeadLetterQueue
+from .custom import CustomRetryPolicy, RetryDecision
 
 
 __version__ = "0.1.0"
@@ -119,6 +123,16 @@ __all__ = [
     # observability (issue 6)
 
     # operations toolkit (issue 7)
+    "ErrorClassifier",
+    "ErrorType",
+    "classify",
+    "register_error_type",
+    "RetryAfter",
+    "parse_retry_after",
+    "DeadLetter",
+    "DeadLetterQueue",
+    "CustomRetryPolicy",
+    "RetryDecision",
 
 ]
 

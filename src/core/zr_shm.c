@@ -132,7 +132,9 @@ static zr_shm_problem check_header(const zr_shm_header *h, uint64_t file_size, s
     if (avail < sizeof *h || file_size < sizeof *h) return ZR_SHM_TRUNCATED;
     if (h->checksum != header_checksum(h) || h->payload_offset != payload_offset())
         return ZR_SHM_CORRUPT;
-    if (file_size < h->payload_offset + h->payload_size) return ZR_SHM_TRUNCATED;
+    /* written as a subtraction: a hostile payload_size near 2^64 must not wrap the sum */
+    if (file_size < h->payload_offset || h->payload_size > file_size - h->payload_offset)
+        return ZR_SHM_TRUNCATED;
     if (!check_expect) return ZR_SHM_HEALTHY;
     if (h->kind != kind || h->payload_size != payload_size) return ZR_SHM_OTHER_KIND;
     if (h->fingerprint != fingerprint) return ZR_SHM_OTHER_CONFIG;

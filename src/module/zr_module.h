@@ -151,6 +151,7 @@ typedef struct {
     int reraise;                 /* raise the last original error instead of wrapping */
     int simple;                  /* success path needs nothing but the call */
     int needs_start;             /* read the clock when the call starts */
+    double max_hint_delay;       /* cap for condition/delay_hint delays; < 0: max_delay */
 } zr_RetrySpecObject;
 
 /* Per-call progress, kept on the C stack (sync) or in the awaitable (async). */
