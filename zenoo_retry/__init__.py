@@ -54,10 +54,23 @@ from ._core import RetryAttempt
 # retry budgets and adaptive strategy (issue 4)
 
 # shared state (issue 5)
+from . import shared
+from .exceptions import (
+    SharedConfigMismatchError,
+    SharedSegmentCorruptedError,
+    SharedSegmentNotFoundError,
+    SharedSegmentPermissionError,
+    SharedSegmentVersionError,
+    SharedStateError,
+)
 
 # observability (issue 6)
 
 # operations toolkit (issue 7)
+from .classification import ErrorClassifier, ErrorType, classify, register_error_type
+from .retry_after import RetryAfter, parse_retry_after
+from .dead_letters import DeadLetter, DeadLetterQueue
+from .custom import CustomRetryPolicy, RetryDecision
 
 
 __version__ = "0.1.0"
@@ -99,10 +112,27 @@ __all__ = [
     # retry budgets and adaptive strategy (issue 4)
 
     # shared state (issue 5)
+    "shared",
+    "SharedConfigMismatchError",
+    "SharedSegmentCorruptedError",
+    "SharedSegmentNotFoundError",
+    "SharedSegmentPermissionError",
+    "SharedSegmentVersionError",
+    "SharedStateError",
 
     # observability (issue 6)
 
     # operations toolkit (issue 7)
+    "ErrorClassifier",
+    "ErrorType",
+    "classify",
+    "register_error_type",
+    "RetryAfter",
+    "parse_retry_after",
+    "DeadLetter",
+    "DeadLetterQueue",
+    "CustomRetryPolicy",
+    "RetryDecision",
 
 ]
 

@@ -3,6 +3,12 @@
 
 #include "zr_test.h"
 
+/* circuit breakers (issue 4) */
+void suite_breaker(void);
+
+/* shared state (issue 5) */
+void suite_shared(void);
+
 long zr_test_passed = 0;
 long zr_test_failed = 0;
 
@@ -13,10 +19,12 @@ int main(void)
     suite_shm();
 
     /* circuit breakers (issue 4) */
+    suite_breaker();
 
     /* retry budgets and adaptive strategy (issue 4) */
 
     /* shared state (issue 5) */
+    suite_shared();
 
     /* observability (issue 6) */
 
