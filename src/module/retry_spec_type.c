@@ -528,7 +528,11 @@ static int RetrySpec_init(zr_RetrySpecObject *self, PyObject *args, PyObject *kw
     self->timeout = -1.0;
     if (timeout != Py_None) {
         double t = PyFloat_AsDouble(timeout);
-        if (t == -1.0 && PyErr_Occurred()) return -1;
+        if (t == -1.0 && PyErr_Occurred()) {
+            if (!PyErr_ExceptionMatches(PyExc_OverflowError)) return -1;
+            PyErr_Clear(); /* a huge int: not a finite number (reported below) */
+            t = HUGE_VAL;
+        }
         if (!(isfinite(t) && t > 0.0))
             return zr_config_error_int(st, "timeout", timeout, "must be a finite number > 0");
         self->timeout = t;
