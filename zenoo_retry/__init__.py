@@ -56,6 +56,14 @@ from ._core import RetryAttempt
 # shared state (issue 5)
 
 # observability (issue 6)
+import logging as _logging
+
+_logging.getLogger("zenoo_retry").addHandler(_logging.NullHandler())
+from .metrics import CallMetrics, RetryMetrics, async_execute_with_metrics, execute_with_metrics
+from .events import RetryEventHandler
+from . import logs as _logs
+
+_logs.install()
 
 # operations toolkit (issue 7)
 
@@ -101,6 +109,11 @@ __all__ = [
     # shared state (issue 5)
 
     # observability (issue 6)
+    "CallMetrics",
+    "RetryMetrics",
+    "RetryEventHandler",
+    "async_execute_with_metrics",
+    "execute_with_metrics",
 
     # operations toolkit (issue 7)
 

@@ -180,6 +180,9 @@ static int zr_exec(PyObject *module)
     /* shared memory (issue 5) */
 
     /* observability (issue 6: metrics_type.c) */
+    if (add_type(module, &zr_operation_metrics_spec, NULL, &st->OperationMetrics_Type) < 0)
+        return -1;
+    if (PyModule_AddFunctions(module, zr_observability_functions) < 0) return -1;
 
     /* operations toolkit (issue 7) */
 
@@ -220,6 +223,8 @@ static int zr_traverse(PyObject *module, visitproc visit, void *arg)
     Py_VISIT(st->wake);
     Py_VISIT(st->time_sleep);
     Py_VISIT(st->test_recorder);
+    Py_VISIT(st->OperationMetrics_Type);
+    Py_VISIT(st->log_hook);
     return 0;
 }
 
@@ -242,6 +247,8 @@ static int zr_clear(PyObject *module)
     Py_CLEAR(st->wake);
     Py_CLEAR(st->time_sleep);
     Py_CLEAR(st->test_recorder);
+    Py_CLEAR(st->OperationMetrics_Type);
+    Py_CLEAR(st->log_hook);
     return 0;
 }
 

@@ -3,6 +3,9 @@
 
 #include "zr_test.h"
 
+/* observability (issue 6) */
+void suite_metrics(void);
+
 long zr_test_passed = 0;
 long zr_test_failed = 0;
 
@@ -19,6 +22,7 @@ int main(void)
     /* shared state (issue 5) */
 
     /* observability (issue 6) */
+    suite_metrics();
 
     printf("%ld passed, %ld failed\n", zr_test_passed, zr_test_failed);
     return zr_test_failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
