@@ -66,6 +66,10 @@ from . import logs as _logs
 _logs.install()
 
 # operations toolkit (issue 7)
+from .classification import ErrorClassifier, ErrorType, classify, register_error_type
+from .retry_after import RetryAfter, parse_retry_after
+from .dead_letters import DeadLetter, DeadLetterQueue
+from .custom import CustomRetryPolicy, RetryDecision
 
 
 __version__ = "0.1.0"
@@ -116,6 +120,16 @@ __all__ = [
     "execute_with_metrics",
 
     # operations toolkit (issue 7)
+    "ErrorClassifier",
+    "ErrorType",
+    "classify",
+    "register_error_type",
+    "RetryAfter",
+    "parse_retry_after",
+    "DeadLetter",
+    "DeadLetterQueue",
+    "CustomRetryPolicy",
+    "RetryDecision",
 
 ]
 

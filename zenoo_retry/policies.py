@@ -90,6 +90,13 @@ class RetryPolicy:
         reraise: bool = False,
         name: Optional[str] = None,
         metrics: Any = None,
+        # operations toolkit (issue 7): error types, Retry-After, rate-limit schedule
+        retryable_errors: Any = None,
+        permanent_errors: Any = None,
+        classifier: Any = None,
+        respect_retry_after: Any = False,
+        rate_limit_strategy: Optional[RetryStrategy] = None,
+        max_hint_delay: Optional[float] = None,
     ) -> None:
         if strategy is None:
             strategy = ExponentialBackoffStrategy()
@@ -124,6 +131,8 @@ class RetryPolicy:
         if metrics is not None and not isinstance(metrics, (RetryMetrics, _core.OperationMetrics)):
             raise TypeError(f"metrics must be a RetryMetrics, an OperationMetrics or None, got {metrics!r}")
         self.metrics = metrics  # observability (issue 6): counters kept in C
+        _ops_options(self, retryable_errors, permanent_errors, classifier, respect_retry_after,
+                     rate_limit_strategy, max_hint_delay)
 
     @property
     def max_attempts(self) -> int:
@@ -144,6 +153,7 @@ class RetryPolicy:
             reraise=self.reraise,
             name=self.name,
             metrics=self.metrics,
+            **_ops_args(self),
         )
         unknown = set(changes) - set(args)
         if unknown:
@@ -185,6 +195,7 @@ class RetryPolicy:
         kwargs["observer"] = _optional_callable("observer", observer)
         if fallback is not _MISSING:
             kwargs["fallback"] = fallback
+        _ops_compile(self, kwargs)
         return _core.RetrySpec(self.strategy, **kwargs)
 
     def __repr__(self) -> str:
@@ -193,6 +204,51 @@ class RetryPolicy:
             f"{type(self).__name__}(strategy={self.strategy!r}, retryable=({exc}), "
             f"timeout={self.timeout!r})"
         )
+
+
+_OPS_FIELDS = ("retryable_errors", "permanent_errors", "classifier", "respect_retry_after",
+               "rate_limit_strategy", "max_hint_delay")
+
+
+def _ops_options(policy: RetryPolicy, retryable: Any, permanent: Any, classifier: Any,
+                 respect_retry_after: Any, rate_limit_strategy: Any, max_hint_delay: Any) -> None:
+    """Validate and store the operations-toolkit options (see error_rules.py)."""
+    from .classification import ErrorClassifier, error_types
+    from .error_rules import retry_after_option
+
+    policy.retryable_errors = None if retryable is None else error_types("retryable_errors", retryable)
+    policy.permanent_errors = None if permanent is None else error_types("permanent_errors", permanent)
+    if classifier is not None and not isinstance(classifier, ErrorClassifier):
+        raise TypeError(f"classifier must be an ErrorClassifier or None, got {classifier!r}")
+    policy.classifier = classifier
+    retry_after_option(respect_retry_after)
+    policy.respect_retry_after = respect_retry_after
+    if rate_limit_strategy is not None and not isinstance(rate_limit_strategy, _core.Backoff):
+        raise TypeError(f"rate_limit_strategy must be a retry strategy or None, got {rate_limit_strategy!r}")
+    policy.rate_limit_strategy = rate_limit_strategy
+    if max_hint_delay is not None:
+        if isinstance(max_hint_delay, bool) or not isinstance(max_hint_delay, (int, float)):
+            raise TypeError(f"max_hint_delay must be a number of seconds or None, got {max_hint_delay!r}")
+        if not (math.isfinite(max_hint_delay) and max_hint_delay >= 0):
+            raise InvalidConfigurationError(f"max_hint_delay must be a finite number >= 0, got {max_hint_delay!r}",
+                                            parameter="max_hint_delay", value=max_hint_delay)
+    policy.max_hint_delay = max_hint_delay
+
+
+def _ops_args(policy: RetryPolicy) -> Dict[str, Any]:
+    return {key: getattr(policy, key) for key in _OPS_FIELDS}
+
+
+def _ops_compile(policy: RetryPolicy, kwargs: Dict[str, Any]) -> None:
+    """Turn the operations-toolkit options into RetrySpec's condition/delay_hint/cap."""
+    from .error_rules import compile_error_rules, retry_after_option
+
+    kwargs["condition"], kwargs["delay_hint"], kwargs["max_hint_delay"] = compile_error_rules(
+        condition=kwargs["condition"], delay_hint=kwargs["delay_hint"],
+        retryable_errors=policy.retryable_errors, permanent_errors=policy.permanent_errors,
+        classifier=policy.classifier, rate_limit_strategy=policy.rate_limit_strategy,
+        retry_after=retry_after_option(policy.respect_retry_after),
+        max_hint_delay=policy.max_hint_delay, strategy=policy.strategy)
 
 
 def _retry_db_transient(exc: BaseException, attempt: Any) -> bool:

@@ -87,8 +87,9 @@ static zr_status check_header(const zr_shm_header *h, uint64_t file_size, uint32
     if (h->magic != ZR_SHM_MAGIC || h->layout_version != ZR_SHM_LAYOUT_VERSION)
         return ZR_ECORRUPT;
     if (h->checksum != header_checksum(h)) return ZR_ECORRUPT;
-    if (h->payload_offset != payload_offset() ||
-        file_size < h->payload_offset + h->payload_size)
+    /* written as a subtraction: a hostile payload_size near 2^64 must not wrap the sum */
+    if (h->payload_offset != payload_offset() || file_size < h->payload_offset ||
+        h->payload_size > file_size - h->payload_offset)
         return ZR_ECORRUPT;
     if (!check_expect) return ZR_OK;
     if (h->kind != kind || h->payload_size != payload_size) return ZR_ECORRUPT;
@@ -181,7 +182,11 @@ zr_status zr_shm_open(zr_shm *s, const char *dir, const char *name, uint32_t kin
             continue; /* open what is now in place */
         }
         struct stat fs;
-        if (fstat(fd, &fs) != 0 || !S_ISREG(fs.st_mode) || fs.st_uid != getuid()) {
+        if (fstat(fd, &fs) != 0) { /* (fs is unset: do not look at it) */
+            close(fd);
+            return ZR_EIO;
+        }
+        if (!S_ISREG(fs.st_mode) || fs.st_uid != getuid()) {
             close(fd);
             return fs.st_uid != getuid() ? ZR_ESTATE : ZR_EIO;
         }

@@ -12,6 +12,7 @@
  *     condition(exc, attempt) false                                 -> propagate as is
  *     n == max_attempts                      -> MaxRetriesExceededError (or exc if reraise)
  *     delay = condition's number | delay_hint(exc) | strategy delay, capped at max_delay
+ *             (a condition's or hint's number is capped at max_hint_delay when set)
  *     elapsed + delay > timeout              -> RetryTimeoutError   (or exc if reraise)
  *     budget refuses a token                 -> BudgetExhaustedError (or exc if reraise)
  *     otherwise retry after `delay`.
@@ -121,8 +122,11 @@ int zr_spec_result_rejected(zr_RetrySpecObject *spec, PyObject *result)
     return truth;
 }
 
-/* A number returned by a condition or hint -> seconds in [0, max_delay]; -1 on error. */
-static int seconds_from(zr_RetrySpecObject *spec, const char *who, PyObject *value, double *out)
+/* A number returned by a condition, hint (hint=1) or get_delay (hint=0) -> seconds in
+ * [0, cap]; cap is max_hint_delay for hints when set, else the strategy's max_delay.
+ * 0, or -1 with an exception set (NaN or negative). */
+static int seconds_from(zr_RetrySpecObject *spec, const char *who, PyObject *value, int hint,
+                        double *out)
 {
     double v = PyFloat_AsDouble(value);
     if (v == -1.0 && PyErr_Occurred()) {
@@ -135,7 +139,8 @@ static int seconds_from(zr_RetrySpecObject *spec, const char *who, PyObject *val
                      value);
         return -1;
     }
-    double cap = spec->strategy->cfg.max_delay;
+    double cap = hint && spec->max_hint_delay >= 0.0 ? spec->max_hint_delay
+                                                     : spec->strategy->cfg.max_delay;
     *out = v < cap ? v : cap;
     return 0;
 }
@@ -168,7 +173,7 @@ static int strategy_delay(zr_RetrySpecObject *spec, zr_call *call, double *out)
         rc = -1;
     }
     else {
-        rc = seconds_from(spec, "get_delay()", r, out);
+        rc = seconds_from(spec, "get_delay()", r, 0, out);
     }
     Py_DECREF(r);
     return rc;
@@ -327,7 +332,7 @@ int zr_spec_after_failure(zr_RetrySpecObject *spec, zr_call *call, PyObject *exc
             }
             int go;
             if (is_number(r)) {
-                go = seconds_from(spec, "retry_condition", r, &d) < 0 ? -1 : 1;
+                go = seconds_from(spec, "retry_condition", r, 1, &d) < 0 ? -1 : 1;
             }
             else {
                 go = PyObject_IsTrue(r);
@@ -347,8 +352,9 @@ int zr_spec_after_failure(zr_RetrySpecObject *spec, zr_call *call, PyObject *exc
         *out = stop(spec, call, exc, result, STOP_EXHAUSTED);
         return ZR_NEXT_STOP;
     }
-    if (d < 0.0 && exc != NULL && spec->delay_hint != NULL) {
-        PyObject *r = call_owned(spec->delay_hint, &exc, 1);
+    if (d < 0.0 && spec->delay_hint != NULL) {
+        /* the failed attempt's error, or the rejected result (a 429 response, say) */
+        PyObject *r = call_owned(spec->delay_hint, exc != NULL ? &exc : &result, 1);
         if (r == NULL) {
             chain_context(exc);
             return -1;
@@ -360,7 +366,7 @@ int zr_spec_after_failure(zr_RetrySpecObject *spec, zr_call *call, PyObject *exc
                 rc = -1;
             }
             else {
-                rc = seconds_from(spec, "delay_hint", r, &d);
+                rc = seconds_from(spec, "delay_hint", r, 1, &d);
             }
         }
         Py_DECREF(r);
@@ -448,18 +454,20 @@ static int RetrySpec_init(zr_RetrySpecObject *self, PyObject *args, PyObject *kw
                              "retry_on_result", "delay_hint", "on_retry", "on_give_up",
                              "sleep",      "clock",     "timeout",        "reraise",
                              "breaker",    "budget",    "fallback",       "fallback_factory",
-                             "name",       "metrics",   "observer",       NULL};
+                             "name",       "max_hint_delay", "metrics",   "observer",
+                             NULL};
     PyObject *strategy, *retry_on = NULL, *never = NULL, *condition = NULL, *result_pred = NULL,
                         *hint = NULL, *on_retry = NULL, *on_give_up = NULL, *sleep = NULL,
                         *clock = NULL, *timeout = Py_None, *breaker = Py_None,
                         *budget = Py_None, *fallback = NULL, *fallback_factory = NULL,
-                        *name = Py_None, *metrics = Py_None, *observer = Py_None;
+                        *name = Py_None, *max_hint = Py_None, *metrics = Py_None,
+                        *observer = Py_None;
     int reraise = 0;
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O|$OOOOOOOOOOpOOOOOOO:RetrySpec", kwlist,
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O|$OOOOOOOOOOpOOOOOOOO:RetrySpec", kwlist,
                                      &strategy, &retry_on, &never, &condition, &result_pred,
                                      &hint, &on_retry, &on_give_up, &sleep, &clock, &timeout,
                                      &reraise, &breaker, &budget, &fallback, &fallback_factory,
-                                     &name, &metrics, &observer))
+                                     &name, &max_hint, &metrics, &observer))
         return -1;
     if (self->module != NULL) {
         PyErr_SetString(PyExc_TypeError, "RetrySpec is immutable once initialised");
@@ -517,6 +525,15 @@ static int RetrySpec_init(zr_RetrySpecObject *self, PyObject *args, PyObject *kw
         if (!(isfinite(t) && t > 0.0))
             return zr_config_error_int(st, "timeout", timeout, "must be a finite number > 0");
         self->timeout = t;
+    }
+    self->max_hint_delay = -1.0;
+    if (max_hint != Py_None) {
+        double t = PyFloat_AsDouble(max_hint);
+        if (t == -1.0 && PyErr_Occurred()) return -1;
+        if (!(isfinite(t) && t >= 0.0))
+            return zr_config_error_int(st, "max_hint_delay", max_hint,
+                                       "must be a finite number >= 0 or None");
+        self->max_hint_delay = t;
     }
     self->reraise = reraise;
     if (breaker != Py_None) {
@@ -704,6 +721,12 @@ static PyObject *get_timeout(zr_RetrySpecObject *self, void *c)
     if (self->timeout < 0.0) Py_RETURN_NONE;
     return PyFloat_FromDouble(self->timeout);
 }
+static PyObject *get_max_hint_delay(zr_RetrySpecObject *self, void *c)
+{
+    (void)c;
+    if (self->max_hint_delay < 0.0) Py_RETURN_NONE;
+    return PyFloat_FromDouble(self->max_hint_delay);
+}
 static PyObject *get_max_attempts(zr_RetrySpecObject *self, void *c)
 {
     (void)c;
@@ -741,6 +764,7 @@ static PyGetSetDef RetrySpec_getset[] = {
     {"observer", (getter)get_observer, NULL, NULL, NULL},
     {"timeout", (getter)get_timeout, NULL, NULL, NULL},
     {"max_attempts", (getter)get_max_attempts, NULL, NULL, NULL},
+    {"max_hint_delay", (getter)get_max_hint_delay, NULL, NULL, NULL},
     {"reraise", (getter)get_reraise, NULL, NULL, NULL},
     {NULL, NULL, NULL, NULL, NULL},
 };
@@ -847,8 +871,8 @@ static PyType_Slot RetrySpec_slots[] = {
     {Py_tp_doc, "RetrySpec(strategy, *, retry_on=Exception, never_retry_on=(), condition=None, "
                 "retry_on_result=None, delay_hint=None, on_retry=None, on_give_up=None, "
                 "sleep=None, clock=None, timeout=None, reraise=False, breaker=None, "
-                "budget=None, fallback=<none>, fallback_factory=None, name=None, metrics=None, "
-                "observer=None)\n\n"
+                "budget=None, fallback=<none>, fallback_factory=None, name=None, "
+                "max_hint_delay=None, metrics=None, observer=None)\n\n"
                 "A compiled retry policy. Built by zenoo_retry.policies.RetryPolicy."},
     {Py_tp_new, PyType_GenericNew},
     {Py_tp_init, RetrySpec_init},

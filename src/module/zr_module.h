@@ -146,6 +146,7 @@ typedef struct {
     int reraise;                 /* raise the last original error instead of wrapping */
     int simple;                  /* success path needs nothing but the call */
     int needs_start;             /* read the clock when the call starts */
+    double max_hint_delay;       /* cap for condition/delay_hint delays; < 0: max_delay */
     /* observability (issue 6) */
     zr_MetricsObject *metrics;   /* counters bumped in C, or NULL */
     PyObject *observer;          /* callable(kind, RetryAttempt, error) (events), or NULL */

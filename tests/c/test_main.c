@@ -3,6 +3,8 @@
 
 #include "zr_test.h"
 
+/* circuit breakers (issue 4) */
+void suite_breaker(void);
 /* observability (issue 6) */
 void suite_metrics(void);
 
@@ -16,6 +18,7 @@ int main(void)
     suite_shm();
 
     /* circuit breakers (issue 4) */
+    suite_breaker();
 
     /* retry budgets and adaptive strategy (issue 4) */
 
@@ -23,6 +26,12 @@ int main(void)
 
     /* observability (issue 6) */
     suite_metrics();
+
+    /* hardening (issue 9) */
+    {
+        void suite_hardening(void);
+        suite_hardening();
+    }
 
     printf("%ld passed, %ld failed\n", zr_test_passed, zr_test_failed);
     return zr_test_failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
