@@ -54,6 +54,15 @@ from ._core import RetryAttempt
 # retry budgets and adaptive strategy (issue 4)
 
 # shared state (issue 5)
+from . import shared
+from .exceptions import (
+    SharedConfigMismatchError,
+    SharedSegmentCorruptedError,
+    SharedSegmentNotFoundError,
+    SharedSegmentPermissionError,
+    SharedSegmentVersionError,
+    SharedStateError,
+)
 
 # observability (issue 6)
 import logging as _logging
@@ -111,6 +120,13 @@ __all__ = [
     # retry budgets and adaptive strategy (issue 4)
 
     # shared state (issue 5)
+    "shared",
+    "SharedConfigMismatchError",
+    "SharedSegmentCorruptedError",
+    "SharedSegmentNotFoundError",
+    "SharedSegmentPermissionError",
+    "SharedSegmentVersionError",
+    "SharedStateError",
 
     # observability (issue 6)
     "CallMetrics",

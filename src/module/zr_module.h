@@ -39,6 +39,13 @@ typedef struct zr_module_state {
     /* retry budgets and adaptive strategy (issue 4) */
 
     /* shared memory (issue 5) */
+    PyObject *shm_dir; /* str: directory override (zenoo_retry.shared.set_directory), or NULL */
+    PyObject *SharedStateError;
+    PyObject *SharedSegmentNotFoundError;
+    PyObject *SharedSegmentCorruptedError;
+    PyObject *SharedSegmentVersionError;
+    PyObject *SharedSegmentPermissionError;
+    PyObject *SharedConfigMismatchError;
 
     /* observability (issue 6) */
     PyTypeObject *OperationMetrics_Type;
@@ -79,7 +86,22 @@ extern PyType_Spec zr_retry_awaitable_spec; /* retry_awaitable_type.c */
 
 /* retry budgets and adaptive strategy (issue 4) */
 
-/* shared memory (issue 5) */
+/* shared memory (issue 5): shared_segments.c */
+#include "../core/zr_shared.h"
+/* Add the _shm_* module functions and import the SharedStateError classes. 0 or -1. */
+int zr_segments_init(PyObject *module, zr_module_state *st);
+/* The directory segments live in (override, $ZENOO_RETRY_SHM_DIR, or the default). */
+int zr_shm_dir(zr_module_state *st, char *buf, size_t size);
+/* Open the segment `name` (the value of parameter `param`, e.g. "shared") for an engine
+ * struct: validates the name (InvalidConfigurationError), then raises a SharedStateError
+ * subclass naming the segment and its problem (config mismatch, truncated, stale, ...).
+ * 0, or -1 with an exception set and *sh untouched. */
+int zr_shared_open_py(zr_module_state *st, zr_shared *sh, const char *param, PyObject *name,
+                      uint32_t kind, uint64_t fingerprint, size_t payload_size,
+                      zr_shm_init_fn init, void *init_arg, zr_shared_repair_fn repair,
+                      void *repair_arg);
+/* zr_shared_lock (repairing after a dead holder); -1 with SharedStateError if unusable. */
+int zr_shared_lock_py(zr_module_state *st, zr_shared *sh);
 
 /* observability (issue 6) */
 extern PyType_Spec zr_operation_metrics_spec; /* metrics_type.c */
