@@ -16,6 +16,7 @@ from zenoo_retry import (
     RetryPolicy,
 )
 from zenoo_retry.managers import RetryManager, RetryManagerPool
+from zenoo_retry.metrics import RetryMetrics
 from zenoo_retry.testing import instant_retries
 
 
@@ -127,11 +128,23 @@ def test_register_custom_manager_and_dead_letters():
     assert pool.register("payments", replace=True, max_attempts=4).policy.max_attempts == 4
 
 
-def test_metrics_object_kept_and_shared():
-    marker = object()
-    pool = RetryManagerPool(metrics=marker)
-    assert pool.get_manager("s3").metrics is marker
-    assert pool.register("queue").metrics is marker
+def test_metrics_shared_and_counted_per_manager():
+    metrics = RetryMetrics()
+    q = DeadLetterQueue()
+    pool = RetryManagerPool(metrics=metrics, dead_letter=q)
+    s3 = pool.get_manager("s3")
+    assert s3.metrics is metrics and pool.register("queue").metrics is metrics
+    with instant_retries():
+        assert s3.execute(Flaky(ConnectionError(), result="put")) == "put"
+
+        @s3.decorate
+        def upload():
+            raise ConnectionError("down")
+
+        with pytest.raises(MaxRetriesExceededError):
+            upload()
+    stats = metrics.get_stats("s3")
+    assert stats["total_attempts"] == 2 + 4 and stats["dead_letters"] == 1 and len(q) == 1
 
 
 def test_registered_breaker_true_uses_the_factory():

@@ -17,8 +17,8 @@ protects all of them. The pool creates the four seed-002 managers on first use -
 ``cache_config``; a breaker from ``breaker_factory`` for all but ``cache``) - and holds
 the ones you :meth:`~RetryManagerPool.register`.
 
-``metrics`` is passed to the decorators as ``metrics=`` when they accept it (the
-observability layer); otherwise it is kept on the manager for your own use.
+``metrics`` (a :class:`~zenoo_retry.metrics.RetryMetrics`) becomes the policy's metrics, so
+every call through the manager is counted under the manager's name (dead letters too).
 """
 from __future__ import annotations
 
@@ -49,10 +49,10 @@ DEFAULT_MANAGERS: Dict[str, bool] = {"database": True, "http": True, "s3": True,
 _CACHE_SIZE = 256
 
 
-def _decorator_accepts(option: str) -> bool:
+def _build_policy_accepts(option: str) -> bool:
     from . import decorators
 
-    return option in inspect.signature(decorators._decorator).parameters
+    return option in inspect.signature(decorators.build_policy).parameters
 
 
 class RetryManager:
@@ -72,8 +72,10 @@ class RetryManager:
         if not isinstance(name, str) or not name:
             raise TypeError(f"name must be a non-empty str, got {name!r}")
         self.name = name
-        self.policy = build_policy(policy, circuit_breaker=circuit_breaker, budget=budget,
-                                   **{k: v for k, v in options.items() if k not in _HOOK_OPTIONS})
+        shared = {k: v for k, v in options.items() if k not in _HOOK_OPTIONS}
+        if metrics is not None and _build_policy_accepts("metrics"):
+            shared["metrics"] = metrics  # counted in C by the observability layer
+        self.policy = build_policy(policy, circuit_breaker=circuit_breaker, budget=budget, **shared)
         self.circuit_breaker = circuit_breaker
         self.budget = budget
         self.metrics = metrics
@@ -84,8 +86,6 @@ class RetryManager:
             hooks["dead_letter_metadata"] = {"manager": name, **dead_letter_metadata}
         elif dead_letter is not None:
             hooks["dead_letter_metadata"] = {"manager": name}
-        if metrics is not None and _decorator_accepts("metrics"):
-            hooks["metrics"] = metrics
         self._hooks = hooks
         from .decorators import retry
 
