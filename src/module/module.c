@@ -176,6 +176,10 @@ static int zr_exec(PyObject *module)
     /* circuit breakers (issue 4: breaker_type.c) */
 
     /* retry budgets and adaptive strategy (issue 4: budget_type.c, adaptive_type.c) */
+    if (add_type(module, &zr_retry_budget_spec, NULL, &st->RetryBudget_Type) < 0) return -1;
+    if (add_type(module, &zr_adaptive_spec, (PyObject *)st->Backoff_Type,
+                 &st->AdaptiveBackoff_Type) < 0)
+        return -1;
 
     /* shared memory (issue 5) */
 
@@ -220,6 +224,8 @@ static int zr_traverse(PyObject *module, visitproc visit, void *arg)
     Py_VISIT(st->wake);
     Py_VISIT(st->time_sleep);
     Py_VISIT(st->test_recorder);
+    Py_VISIT(st->RetryBudget_Type);
+    Py_VISIT(st->AdaptiveBackoff_Type);
     return 0;
 }
 
@@ -242,6 +248,8 @@ static int zr_clear(PyObject *module)
     Py_CLEAR(st->wake);
     Py_CLEAR(st->time_sleep);
     Py_CLEAR(st->test_recorder);
+    Py_CLEAR(st->RetryBudget_Type);
+    Py_CLEAR(st->AdaptiveBackoff_Type);
     return 0;
 }
 

@@ -15,6 +15,10 @@ int main(void)
     /* circuit breakers (issue 4) */
 
     /* retry budgets and adaptive strategy (issue 4) */
+    void suite_budget(void);
+    void suite_adaptive(void);
+    suite_budget();
+    suite_adaptive();
 
     /* shared state (issue 5) */
 
