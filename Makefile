@@ -6,7 +6,7 @@ CORE_SRC = $(wildcard src/core/*.c)
 CORE_HDR = $(wildcard src/core/*.h)
 CTEST_SRC = $(wildcard tests/c/*.c)
 
-.PHONY: demo test ctest build bench clean
+.PHONY: demo test ctest build bench clean sanitize fuzz harden harden-long
 
 demo:
 	@py=$$(scripts/bootstrap.sh) && $$py -m zenoo_retry demo
@@ -26,6 +26,20 @@ build:
 
 bench:
 	@py=$$(scripts/bootstrap.sh) && $$py bench/run.py
+
+# hardening (issue 9): sanitizers + valgrind + pytest under ASan; libFuzzer targets
+sanitize:
+	@scripts/bootstrap.sh >/dev/null && scripts/sanitize.sh
+
+FUZZ_SECONDS ?= 20
+fuzz:
+	@scripts/bootstrap.sh >/dev/null && scripts/fuzz.sh $(FUZZ_SECONDS)
+
+harden:
+	@scripts/bootstrap.sh >/dev/null && scripts/hardening.sh
+
+harden-long:
+	@scripts/bootstrap.sh >/dev/null && scripts/hardening.sh --long
 
 clean:
 	rm -rf build dist *.egg-info zenoo_retry/*.so

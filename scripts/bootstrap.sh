@@ -18,6 +18,12 @@ for pair in "redis-server:redis-server" "valgrind:valgrind" "make:make" "gcc:gcc
     cmd=${pair%%:*}; pkg=${pair##*:}
     command -v "$cmd" >/dev/null 2>&1 || need+=("$pkg")
 done
+# clang and its libFuzzer/sanitizer runtimes, for the fuzz targets (scripts/fuzz.sh)
+command -v clang >/dev/null 2>&1 || need+=("clang")
+if ! command -v clang >/dev/null 2>&1 ||
+    [ ! -f "$(clang -print-resource-dir)/lib/linux/libclang_rt.fuzzer-$(uname -m).a" ]; then
+    need+=("libclang-rt-dev")
+fi
 if [ ${#need[@]} -gt 0 ]; then
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
         echo "bootstrap: installing ${need[*]}" >&2

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # test.sh - build everything and run every test: the C engine tests, then pytest.
 # Also runs the suite on other CPython versions (3.10, 3.12, 3.13) found on the machine,
-# unless ZR_ONLY_DEFAULT_PYTHON=1.
+# unless ZR_ONLY_DEFAULT_PYTHON=1. Ends with scripts/hardening.sh (sanitizers, valgrind,
+# bounded fuzzing; ~3 min) unless ZR_SKIP_HARDENING=1.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -36,5 +37,9 @@ if [ "${ZR_ONLY_DEFAULT_PYTHON:-0}" != "1" ]; then
         opy=$(scripts/bootstrap.sh "$other")
         run_pytest "$opy" -q -x -p no:cacheprovider tests -m "not slow"
     done
+fi
+if [ "${ZR_SKIP_HARDENING:-0}" != "1" ]; then
+    echo "== hardening: sanitizers, valgrind, fuzzing (ZR_SKIP_HARDENING=1 skips)"
+    scripts/hardening.sh
 fi
 echo "== all tests passed"

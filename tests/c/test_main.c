@@ -3,6 +3,14 @@
 
 #include "zr_test.h"
 
+/* circuit breakers (issue 4) */
+void suite_breaker(void);
+/* observability (issue 6) */
+void suite_metrics(void);
+
+/* shared state (issue 5) */
+void suite_shared(void);
+
 long zr_test_passed = 0;
 long zr_test_failed = 0;
 
@@ -13,6 +21,7 @@ int main(void)
     suite_shm();
 
     /* circuit breakers (issue 4) */
+    suite_breaker();
 
     /* retry budgets and adaptive strategy (issue 4) */
     void suite_budget(void);
@@ -21,8 +30,16 @@ int main(void)
     suite_adaptive();
 
     /* shared state (issue 5) */
+    suite_shared();
 
     /* observability (issue 6) */
+    suite_metrics();
+
+    /* hardening (issue 9) */
+    {
+        void suite_hardening(void);
+        suite_hardening();
+    }
 
     printf("%ld passed, %ld failed\n", zr_test_passed, zr_test_failed);
     return zr_test_failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;

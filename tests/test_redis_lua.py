@@ -1,0 +1,212 @@
+"""The Redis backend's Lua scripts, driven directly against a real redis-server.
+
+Time is passed in (``now_ms``) so every transition is exact; one test checks the server-clock
+mode. Atomicity is checked with threads hammering one key.
+"""
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from redis_server import RedisServer
+from zenoo_retry.backends import _redis_lua as lua
+
+CLOSED, OPEN, HALF = lua.CLOSED, lua.OPEN, lua.HALF_OPEN
+T0 = 1_000_000
+
+
+@pytest.fixture(scope="module")
+def server():
+    with RedisServer() as s:
+        yield s
+
+
+@pytest.fixture
+def r(server):
+    import redis
+
+    client = redis.Redis(host="127.0.0.1", port=server.port)
+    client.flushall()
+    yield client
+    client.close()
+
+
+def bsync(r, key="zr:{b}:breaker", host="A", ok=0, fail=0, tail=None, event=0, gen=0,
+          threshold=3, recovery=1000, lease=500, want=1, ttl=60_000, now=T0):
+    """One BREAKER_SYNC; returns (state, remaining_ms, gen, failures, mine, trips)."""
+    if tail is None:
+        tail = 0 if ok else fail
+    reply = r.eval(lua.BREAKER_SYNC, 1, key, host, ok, fail, tail, event, gen, threshold,
+                   recovery, lease, want, ttl, now)
+    return tuple(int(x) for x in reply)
+
+
+def usync(r, host="A", cap=10, rate=1.0, deposit=0, spent=0, live=1000, ttl=60_000, now=T0):
+    """One BUDGET_SYNC; returns (tokens, live hosts, total spent)."""
+    reply = r.eval(lua.BUDGET_SYNC, 2, "zr:{u}:budget", "zr:{u}:hosts", cap, rate, deposit,
+                   spent, host, live, ttl, now)
+    return float(reply[0]), int(reply[1]), float(reply[2])
+
+
+# -- breaker --------------------------------------------------------------------------------
+
+def test_fresh_breaker_is_closed_and_counts_failures(r):
+    assert bsync(r, fail=1) == (CLOSED, 0, 0, 1, 0, 0)
+    assert bsync(r, fail=1, host="B") == (CLOSED, 0, 0, 2, 0, 0)
+
+
+def test_failures_from_several_hosts_trip_at_the_threshold(r):
+    bsync(r, fail=2, host="A")
+    state, remaining, gen, failures, mine, trips = bsync(r, fail=1, host="B", now=T0 + 10)
+    assert (state, remaining, gen, failures, trips) == (OPEN, 1000, 1, 0, 1)
+
+
+def test_a_success_resets_the_count_to_the_tail_of_the_batch(r):
+    bsync(r, fail=2)
+    assert bsync(r, ok=1, fail=1, tail=1)[3] == 1
+    assert bsync(r, ok=5, fail=0)[3] == 0
+    assert bsync(r, fail=2)[0] == CLOSED
+
+
+def test_a_local_trip_opens_the_fleet_breaker_at_once(r):
+    assert bsync(r, fail=1, event=lua.EVENT_TRIPPED)[:3] == (OPEN, 1000, 1)
+
+
+def test_open_ignores_outcomes_and_counts_down_on_the_server_clock(r):
+    bsync(r, event=lua.EVENT_TRIPPED)
+    assert bsync(r, ok=3, fail=7, host="B", now=T0 + 400)[:4] == (OPEN, 600, 1, 0)
+    assert bsync(r, event=lua.EVENT_TRIPPED, host="B", now=T0 + 500)[:3] == (OPEN, 500, 1)
+
+
+def test_after_recovery_exactly_one_host_holds_the_probe_lease(r):
+    bsync(r, event=lua.EVENT_TRIPPED)
+    a = bsync(r, host="A", now=T0 + 1000)
+    b = bsync(r, host="B", now=T0 + 1001)
+    assert a == (HALF, 500, 3, 0, 1, 1)   # gen 2: half-open, gen 3: A's lease
+    assert b == (HALF, 499, 3, 0, 0, 1)   # B sees half-open, lease held by A
+
+
+def test_a_host_without_traffic_does_not_take_the_lease(r):
+    bsync(r, event=lua.EVENT_TRIPPED)
+    assert bsync(r, host="A", want=0, now=T0 + 1000)[4] == 0
+    assert bsync(r, host="B", want=1, now=T0 + 1001)[4] == 1
+
+
+def test_the_holder_closes_the_fleet_breaker_after_good_probes(r):
+    bsync(r, event=lua.EVENT_TRIPPED)
+    gen = bsync(r, host="A", now=T0 + 1000)[2]
+    assert bsync(r, host="B", event=lua.EVENT_PROBE_CLOSED, gen=gen, now=T0 + 1010)[0] == HALF
+    assert bsync(r, host="A", ok=2, event=lua.EVENT_PROBE_CLOSED, gen=gen - 1,
+                 now=T0 + 1010)[0] == HALF  # stale generation: ignored
+    assert bsync(r, host="A", ok=2, event=lua.EVENT_PROBE_CLOSED, gen=gen,
+                 now=T0 + 1020) == (CLOSED, 0, gen + 1, 0, 0, 1)
+
+
+def test_a_failed_probe_reopens_for_a_full_recovery_timeout(r):
+    bsync(r, event=lua.EVENT_TRIPPED)
+    gen = bsync(r, host="A", now=T0 + 1000)[2]
+    assert bsync(r, host="A", fail=1, event=lua.EVENT_PROBE_FAILED, gen=gen,
+                 now=T0 + 1200) == (OPEN, 1000, gen + 1, 0, 0, 2)
+
+
+def test_a_vanished_holder_loses_the_lease_when_it_expires(r):
+    bsync(r, event=lua.EVENT_TRIPPED)
+    bsync(r, host="A", now=T0 + 1000)
+    assert bsync(r, host="B", now=T0 + 1499)[4] == 0
+    state, remaining, gen, _, mine, _ = bsync(r, host="B", now=T0 + 1500)
+    assert (state, remaining, mine) == (HALF, 500, 1)
+    # A comes back and reports its old probe: its lease is gone, nothing changes
+    assert bsync(r, host="A", event=lua.EVENT_PROBE_CLOSED, gen=gen - 1, now=T0 + 1510)[:3] == (
+        HALF, 490, gen)
+
+
+def test_the_holder_renews_its_lease_while_it_probes(r):
+    bsync(r, event=lua.EVENT_TRIPPED)
+    bsync(r, host="A", now=T0 + 1000)
+    assert bsync(r, host="A", now=T0 + 1400)[:2] == (HALF, 500)
+    assert bsync(r, host="B", now=T0 + 1600)[4] == 0
+
+
+def test_names_are_independent_keys_with_a_ttl(r):
+    bsync(r, key="zr:{one}:breaker", event=lua.EVENT_TRIPPED)
+    assert bsync(r, key="zr:{two}:breaker", fail=1)[0] == CLOSED
+    assert 0 < r.pttl("zr:{one}:breaker") <= 60_000
+    assert sorted(r.keys("zr:*")) == [b"zr:{one}:breaker", b"zr:{two}:breaker"]
+
+
+def test_server_clock_mode(r):
+    state, remaining, *_ = bsync(r, event=lua.EVENT_TRIPPED, recovery=60_000, now=0)
+    assert state == OPEN and 0 < remaining <= 60_000
+    until = int(r.hget("zr:{b}:breaker", "until"))
+    t = r.time()
+    assert abs(until - 60_000 - (t[0] * 1000 + t[1] // 1000)) < 60_000
+
+
+def test_concurrent_reports_are_applied_atomically(server, r):
+    import redis
+
+    def hammer():
+        c = redis.Redis(host="127.0.0.1", port=server.port)
+        for _ in range(50):
+            bsync(c, fail=1, threshold=10**9)
+        c.close()
+
+    threads = [threading.Thread(target=hammer) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert bsync(r, threshold=10**9)[3] == 400
+
+
+# -- budget ---------------------------------------------------------------------------------
+
+def test_a_fresh_budget_is_full_and_spending_is_shared(r):
+    assert usync(r, spent=3) == (7.0, 1, 3.0)
+    assert usync(r, host="B", spent=2) == (5.0, 2, 5.0)
+
+
+def test_the_budget_refills_by_server_time_up_to_capacity(r):
+    usync(r, spent=10)
+    assert usync(r, rate=2.0, now=T0 + 1500)[0] == 3.0
+    assert usync(r, rate=2.0, now=T0 + 100_000)[0] == 10.0
+
+
+def test_requests_deposit_tokens_in_ratio_mode(r):
+    usync(r, rate=0, spent=10)
+    assert usync(r, rate=0, deposit=2.5)[0] == 2.5
+
+
+def test_overspending_becomes_debt_bounded_by_capacity(r):
+    assert usync(r, spent=15)[0] == -5.0
+    assert usync(r, spent=100)[0] == -10.0
+    assert usync(r, rate=10.0, now=T0 + 1000)[0] == 0.0
+
+
+def test_the_clock_going_backwards_never_refills(r):
+    usync(r, spent=5, now=T0)
+    assert usync(r, rate=100.0, now=T0 - 5000)[0] == 5.0
+
+
+def test_live_hosts_expire_after_the_window(r):
+    usync(r, host="A", now=T0)
+    assert usync(r, host="B", now=T0 + 500)[1] == 2
+    assert usync(r, host="B", now=T0 + 1501)[1] == 1
+
+
+def test_concurrent_spending_is_exact(server, r):
+    import redis
+
+    def hammer():
+        c = redis.Redis(host="127.0.0.1", port=server.port)
+        for _ in range(50):
+            usync(c, cap=10_000, rate=0, spent=1)
+        c.close()
+
+    threads = [threading.Thread(target=hammer) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert usync(r, cap=10_000, rate=0) == (10_000 - 400.0, 1, 400.0)
