@@ -88,7 +88,9 @@ def test_retry_waits_out_a_short_break():
     cb = CircuitBreaker(failure_threshold=1, recovery_timeout=0.5, clock=clock)
     outcomes = [ConnectionError("once")]
 
-    @retry(max_attempts=3, delay=1.0, circuit_breaker=cb, sleep=clock.sleep, clock=clock)
+    policy = RetryPolicy(strategy=FixedDelayStrategy(max_attempts=3, delay=1.0), circuit_breaker=cb)
+
+    @retry(policy=policy, sleep=clock.sleep, clock=clock)
     def f():
         if outcomes:
             raise outcomes.pop()
