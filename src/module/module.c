@@ -181,10 +181,18 @@ static int zr_exec(PyObject *module)
             return -1;
 
     /* retry budgets and adaptive strategy (issue 4: budget_type.c, adaptive_type.c) */
+    if (add_type(module, &zr_retry_budget_spec, NULL, &st->RetryBudget_Type) < 0) return -1;
+    if (add_type(module, &zr_adaptive_spec, (PyObject *)st->Backoff_Type,
+                 &st->AdaptiveBackoff_Type) < 0)
+        return -1;
 
     /* shared memory (issue 5) */
+    if (zr_segments_init(module, st) < 0) return -1;
 
     /* observability (issue 6: metrics_type.c) */
+    if (add_type(module, &zr_operation_metrics_spec, NULL, &st->OperationMetrics_Type) < 0)
+        return -1;
+    if (PyModule_AddFunctions(module, zr_observability_functions) < 0) return -1;
 
     /* operations toolkit (issue 7) */
 
@@ -228,6 +236,17 @@ static int zr_traverse(PyObject *module, visitproc visit, void *arg)
     Py_VISIT(st->CircuitBreaker_Type);
     Py_VISIT(st->BreakerCall_Type);
     for (int i = 0; i < 5; i++) Py_VISIT(st->breaker_mode_names[i]);
+    Py_VISIT(st->shm_dir);
+    Py_VISIT(st->SharedStateError);
+    Py_VISIT(st->SharedSegmentNotFoundError);
+    Py_VISIT(st->SharedSegmentCorruptedError);
+    Py_VISIT(st->SharedSegmentVersionError);
+    Py_VISIT(st->SharedSegmentPermissionError);
+    Py_VISIT(st->SharedConfigMismatchError);
+    Py_VISIT(st->OperationMetrics_Type);
+    Py_VISIT(st->log_hook);
+    Py_VISIT(st->RetryBudget_Type);
+    Py_VISIT(st->AdaptiveBackoff_Type);
     return 0;
 }
 
@@ -253,6 +272,17 @@ static int zr_clear(PyObject *module)
     Py_CLEAR(st->CircuitBreaker_Type);
     Py_CLEAR(st->BreakerCall_Type);
     for (int i = 0; i < 5; i++) Py_CLEAR(st->breaker_mode_names[i]);
+    Py_CLEAR(st->shm_dir);
+    Py_CLEAR(st->SharedStateError);
+    Py_CLEAR(st->SharedSegmentNotFoundError);
+    Py_CLEAR(st->SharedSegmentCorruptedError);
+    Py_CLEAR(st->SharedSegmentVersionError);
+    Py_CLEAR(st->SharedSegmentPermissionError);
+    Py_CLEAR(st->SharedConfigMismatchError);
+    Py_CLEAR(st->OperationMetrics_Type);
+    Py_CLEAR(st->log_hook);
+    Py_CLEAR(st->RetryBudget_Type);
+    Py_CLEAR(st->AdaptiveBackoff_Type);
     return 0;
 }
 

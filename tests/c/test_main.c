@@ -5,6 +5,11 @@
 
 /* circuit breakers (issue 4) */
 void suite_breaker(void);
+/* observability (issue 6) */
+void suite_metrics(void);
+
+/* shared state (issue 5) */
+void suite_shared(void);
 
 long zr_test_passed = 0;
 long zr_test_failed = 0;
@@ -19,10 +24,16 @@ int main(void)
     suite_breaker();
 
     /* retry budgets and adaptive strategy (issue 4) */
+    void suite_budget(void);
+    void suite_adaptive(void);
+    suite_budget();
+    suite_adaptive();
 
     /* shared state (issue 5) */
+    suite_shared();
 
     /* observability (issue 6) */
+    suite_metrics();
 
     /* hardening (issue 9) */
     {
