@@ -548,6 +548,33 @@ uint32_t zr_breaker_release_owner(const zr_breaker_config *cfg, zr_breaker_state
     return freed;
 }
 
+zr_status zr_breaker_adopt(const zr_breaker_config *cfg, zr_breaker_state *state, double now,
+                           uint64_t expect_epoch, uint32_t mode, double remaining,
+                           zr_breaker_change *change)
+{
+    clear_change(change);
+    if (!isfinite(now) || !isfinite(remaining) || remaining < 0.0) return ZR_EINVAL;
+    if (mode != ZR_BREAKER_CLOSED && mode != ZR_BREAKER_OPEN && mode != ZR_BREAKER_HALF_OPEN)
+        return ZR_EINVAL;
+    if (state->epoch != expect_epoch || state->mode == ZR_BREAKER_ISOLATED ||
+        state->mode == ZR_BREAKER_DISABLED)
+        return ZR_ESTATE;
+    if (mode == ZR_BREAKER_OPEN) {
+        if (state->mode != ZR_BREAKER_OPEN) {
+            state->opened_at = now;
+            set_mode(cfg, state, ZR_BREAKER_OPEN, change);
+        }
+        state->open_until = now + remaining;
+    }
+    else if (mode == ZR_BREAKER_HALF_OPEN) {
+        if (state->mode != ZR_BREAKER_HALF_OPEN) to_half_open(cfg, state, change);
+    }
+    else if (state->mode != ZR_BREAKER_CLOSED) {
+        close_breaker(cfg, state, change);
+    }
+    return ZR_OK;
+}
+
 void zr_breaker_repair(const zr_breaker_config *cfg, zr_breaker_state *state)
 {
     zr_breaker_state *s = state;

@@ -230,6 +230,20 @@ void zr_breaker_reset(const zr_breaker_config *cfg, zr_breaker_state *state, dou
 uint32_t zr_breaker_release_owner(const zr_breaker_config *cfg, zr_breaker_state *state,
                                   uint64_t owner);
 
+/* Adopt a mode decided outside this state (the fleet's state kept in Redis, issue 5) at
+ * `now`, only if the state is still at epoch `expect_epoch`, i.e. nothing changed since the
+ * caller last looked (else ZR_ESTATE and nothing changes: the caller reports the local
+ * transition first). ISOLATED and DISABLED (manual overrides) are never changed (ZR_ESTATE).
+ *   ZR_BREAKER_CLOSED     close: counts, window and break reset, as after good probes;
+ *   ZR_BREAKER_OPEN       open until now + remaining; if already OPEN only the deadline
+ *                         moves (same epoch: permits out keep counting);
+ *   ZR_BREAKER_HALF_OPEN  half-open with every probe slot free (already HALF_OPEN: no-op).
+ * An adopted opening is not counted in `trips` (that counts this state's own trips).
+ * ZR_EINVAL: now not finite, remaining not finite or < 0, or another mode (nothing changes). */
+zr_status zr_breaker_adopt(const zr_breaker_config *cfg, zr_breaker_state *state, double now,
+                           uint64_t expect_epoch, uint32_t mode, double remaining,
+                           zr_breaker_change *change);
+
 /* Restore the invariants of a state whose last writer may have died mid-update (robust
  * mutex reported "recovered"): clamps the mode and ring positions, recounts probes in use
  * and window totals from the slots and the window. Never fails on a checked state. */
