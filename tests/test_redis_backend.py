@@ -51,7 +51,7 @@ class Member:
     def _redis_request(self):
         event = lua.EVENT_TRIPPED if self.trip else lua.EVENT_NONE
         return ("breaker_sync", [self.backend.key(self.name, "breaker")],
-                [self.backend.host_id, 0, 0, 0, event, 0, 5, 10_000, 1000, 1, 60_000, 0])
+                [self.backend.host_id, 0, 0, 0, event, 0, 5, 10_000, 1, 10_000, 1000, 1, 60_000, 0])
 
     def _redis_apply(self, reply) -> None:
         self.replies.append([int(x) for x in reply])

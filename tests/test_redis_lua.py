@@ -33,12 +33,13 @@ def r(server):
 
 
 def bsync(r, key="zr:{b}:breaker", host="A", ok=0, fail=0, tail=None, event=0, gen=0,
-          threshold=3, recovery=1000, lease=500, want=1, ttl=60_000, now=T0):
+          threshold=3, recovery=1000, mult=1.0, max_break=10_000, lease=500, want=1,
+          ttl=60_000, now=T0):
     """One BREAKER_SYNC; returns (state, remaining_ms, gen, failures, mine, trips)."""
     if tail is None:
         tail = 0 if ok else fail
     reply = r.eval(lua.BREAKER_SYNC, 1, key, host, ok, fail, tail, event, gen, threshold,
-                   recovery, lease, want, ttl, now)
+                   recovery, mult, max_break, lease, want, ttl, now)
     return tuple(int(x) for x in reply)
 
 
@@ -108,6 +109,29 @@ def test_a_failed_probe_reopens_for_a_full_recovery_timeout(r):
     gen = bsync(r, host="A", now=T0 + 1000)[2]
     assert bsync(r, host="A", fail=1, event=lua.EVENT_PROBE_FAILED, gen=gen,
                  now=T0 + 1200) == (OPEN, 1000, gen + 1, 0, 0, 2)
+
+
+def test_each_retrip_from_half_open_grows_the_break_up_to_the_cap(r):
+    now = T0
+    bsync(r, event=lua.EVENT_TRIPPED, mult=3.0, max_break=5000, now=now)
+    breaks = []
+    for _ in range(3):
+        now += 10_000
+        gen = bsync(r, mult=3.0, max_break=5000, now=now)[2]
+        state, remaining, *_ = bsync(r, event=lua.EVENT_PROBE_FAILED, gen=gen, mult=3.0,
+                                     max_break=5000, now=now)
+        breaks.append((state, remaining))
+    assert breaks == [(OPEN, 3000), (OPEN, 5000), (OPEN, 5000)]
+    # closing and tripping again starts from recovery_timeout
+    now += 10_000
+    gen = bsync(r, mult=3.0, max_break=5000, now=now)[2]
+    bsync(r, event=lua.EVENT_PROBE_CLOSED, gen=gen, now=now)
+    assert bsync(r, event=lua.EVENT_TRIPPED, mult=3.0, max_break=5000, now=now)[:2] == (OPEN, 1000)
+
+
+def test_threshold_zero_leaves_tripping_to_the_hosts(r):
+    assert bsync(r, fail=50, threshold=0)[0] == CLOSED
+    assert bsync(r, event=lua.EVENT_TRIPPED, threshold=0)[0] == OPEN
 
 
 def test_a_vanished_holder_loses_the_lease_when_it_expires(r):
@@ -210,3 +234,9 @@ def test_concurrent_spending_is_exact(server, r):
     for t in threads:
         t.join()
     assert usync(r, cap=10_000, rate=0) == (10_000 - 400.0, 1, 400.0)
+
+
+def test_returned_tokens_never_exceed_capacity(r):
+    usync(r, spent=2)
+    assert usync(r, rate=0, spent=-1)[0] == 9.0
+    assert usync(r, rate=0, spent=-5)[0] == 10.0

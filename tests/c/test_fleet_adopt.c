@@ -134,7 +134,7 @@ static void budget_adopt(void)
         CHECK(zr_budget_try_acquire(&c, &s, 0.0, 1, &granted) == ZR_OK && granted);
     }
     CHECK(zr_budget_return(&c, &s, 0.0, 1) == ZR_OK);
-    CHECK(zr_budget_adopt(&c, &s, 1.0, 4.5, 0, 0) == ZR_OK);
+    CHECK(zr_budget_adopt(&c, &s, 1.0, 4.5, 0, 0, 0.0) == ZR_OK);
     CHECK(zr_budget_available(&c, &s, 1.0, &avail) == ZR_OK);
     CHECK_NEAR(avail, 4.5 - 3.0 + 1.0, 1e-12);
     CHECK(s.total_granted == 3 && s.total_returned == 1); /* totals kept */
@@ -142,26 +142,35 @@ static void budget_adopt(void)
     CHECK(zr_budget_available(&c, &s, 2.0, &avail) == ZR_OK);
     CHECK_NEAR(avail, 4.5, 1e-12);
     /* clamped to [0, capacity] */
-    CHECK(zr_budget_adopt(&c, &s, 2.0, 1e9, 3, 1) == ZR_OK);
+    CHECK(zr_budget_adopt(&c, &s, 2.0, 1e9, 3, 1, 0.0) == ZR_OK);
     CHECK(zr_budget_available(&c, &s, 2.0, &avail) == ZR_OK && avail == 10.0);
-    CHECK(zr_budget_adopt(&c, &s, 2.0, -5.0, 3, 1) == ZR_OK);
+    CHECK(zr_budget_adopt(&c, &s, 2.0, -5.0, 3, 1, 0.0) == ZR_OK);
     CHECK(zr_budget_available(&c, &s, 2.0, &avail) == ZR_OK && avail == 0.0);
     CHECK(zr_budget_try_acquire(&c, &s, 2.0, 1, &granted) == ZR_OK && !granted);
     /* totals from the future (another state's) never make tokens out of nothing */
-    CHECK(zr_budget_adopt(&c, &s, 2.0, 1.0, 1000, 1000) == ZR_OK);
+    CHECK(zr_budget_adopt(&c, &s, 2.0, 1.0, 1000, 1000, 0.0) == ZR_OK);
     CHECK(zr_budget_available(&c, &s, 2.0, &avail) == ZR_OK && avail == 1.0);
     /* bad arguments change nothing */
-    CHECK(zr_budget_adopt(&c, &s, NAN, 5.0, 0, 0) == ZR_EINVAL);
-    CHECK(zr_budget_adopt(&c, &s, 2.0, INFINITY, 0, 0) == ZR_EINVAL);
-    CHECK(zr_budget_adopt(&c, &s, 2.0, NAN, 0, 0) == ZR_EINVAL);
-    CHECK(zr_budget_adopt(&c, NULL, 2.0, 1.0, 0, 0) == ZR_EINVAL);
+    CHECK(zr_budget_adopt(&c, &s, NAN, 5.0, 0, 0, 0.0) == ZR_EINVAL);
+    CHECK(zr_budget_adopt(&c, &s, 2.0, INFINITY, 0, 0, 0.0) == ZR_EINVAL);
+    CHECK(zr_budget_adopt(&c, &s, 2.0, NAN, 0, 0, 0.0) == ZR_EINVAL);
+    CHECK(zr_budget_adopt(&c, NULL, 2.0, 1.0, 0, 0, 0.0) == ZR_EINVAL);
     CHECK(zr_budget_available(&c, &s, 2.0, &avail) == ZR_OK && avail == 1.0);
     /* ratio budgets are not token buckets */
     zr_budget_config r;
     zr_budget_config_ratio(&r, 0.2, 10.0, 10.0, 10);
     zr_budget_state rs;
     CHECK(zr_budget_init(&r, &rs, 0.0) == ZR_OK);
-    CHECK(zr_budget_adopt(&r, &rs, 1.0, 5.0, 0, 0) == ZR_ESTATE);
+    CHECK(zr_budget_adopt(&r, &rs, 1.0, 5.0, 0, 0, 0.0) == ZR_ESTATE);
+    /* hold: no local refill until now + hold, then refill again */
+    zr_budget_state h;
+    CHECK(zr_budget_init(&c, &h, 0.0) == ZR_OK);
+    CHECK(zr_budget_adopt(&c, &h, 10.0, 1.0, 0, 0, 0.5) == ZR_OK);
+    CHECK(zr_budget_available(&c, &h, 10.4, &avail) == ZR_OK && avail == 1.0);
+    CHECK(zr_budget_available(&c, &h, 11.5, &avail) == ZR_OK);
+    CHECK_NEAR(avail, 1.0 + 2.0 * 1.0, 1e-12);
+    CHECK(zr_budget_adopt(&c, &h, 12.0, 1.0, 0, 0, -1.0) == ZR_EINVAL);
+    CHECK(zr_budget_adopt(&c, &h, 12.0, 1.0, 0, 0, INFINITY) == ZR_EINVAL);
 }
 
 void suite_fleet_adopt(void)

@@ -8,7 +8,7 @@ time exactly; the backend always passes 0.
 
 Key layout, per name (the ``{...}`` hash tag keeps a name's keys in one cluster slot)::
 
-    <prefix>:{<name>}:breaker   hash  state failures until gen holder lease trips
+    <prefix>:{<name>}:breaker   hash  state failures until gen holder lease trips brk
     <prefix>:{<name>}:budget    hash  tokens ts spent
     <prefix>:{<name>}:hosts     zset  host id -> last sync (ms), for the budget's fair share
 
@@ -47,9 +47,11 @@ end
 #: BREAKER_SYNC: apply one host's batch of outcomes, then the time-driven transitions.
 #: KEYS[1] breaker hash.
 #: ARGV: 1 host id, 2 successes, 3 failures, 4 tail (failures after the batch's last
-#: success), 5 event (EVENT_*), 6 gen the event refers to, 7 failure_threshold,
-#: 8 recovery_ms, 9 lease_ms, 10 want_probe (1: this host has traffic to probe with),
-#: 11 key ttl_ms, 12 now_ms (0: server TIME).
+#: success), 5 event (EVENT_*), 6 gen the event refers to, 7 failure_threshold (fleet-wide
+#: consecutive failures that trip; 0: rule off), 8 recovery_ms (first break),
+#: 9 break multiplier (each re-trip from half-open), 10 max_break_ms, 11 lease_ms,
+#: 12 want_probe (1: this host has traffic to probe with), 13 key ttl_ms,
+#: 14 now_ms (0: server TIME).
 #: Returns {state, remaining_ms (open: until reopening; half-open: lease left), gen,
 #: failures, 1 if this host holds the probe lease else 0, trips}.
 BREAKER_SYNC = _NOW + """
@@ -57,21 +59,25 @@ local key, host = KEYS[1], ARGV[1]
 local n_ok, n_fail, tail = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
 local event, base_gen = tonumber(ARGV[5]), tonumber(ARGV[6])
 local threshold, recovery = tonumber(ARGV[7]), tonumber(ARGV[8])
-local lease_ms, want_probe, ttl = tonumber(ARGV[9]), tonumber(ARGV[10]), tonumber(ARGV[11])
+local mult, max_break = tonumber(ARGV[9]), tonumber(ARGV[10])
+local lease_ms, want_probe, ttl = tonumber(ARGV[11]), tonumber(ARGV[12]), tonumber(ARGV[13])
 
-local f = redis.call('HMGET', key, 'state', 'failures', 'until', 'gen', 'holder', 'lease', 'trips')
+local f = redis.call('HMGET', key, 'state', 'failures', 'until', 'gen', 'holder', 'lease',
+                     'trips', 'brk')
 local state, failures = tonumber(f[1]) or 0, tonumber(f[2]) or 0
 local until_ms, gen = tonumber(f[3]) or 0, tonumber(f[4]) or 0
 local holder, lease, trips = f[5] or '', tonumber(f[6]) or 0, tonumber(f[7]) or 0
+local brk = tonumber(f[8]) or recovery
 
 local function trip()
-  state, until_ms, failures, holder, lease = 1, now + recovery, 0, '', 0
+  if state == 2 then brk = math.min(max_break, math.floor(brk * mult)) else brk = recovery end
+  state, until_ms, failures, holder, lease = 1, now + brk, 0, '', 0
   gen, trips = gen + 1, trips + 1
 end
 
 if state == 0 then
   if n_ok > 0 then failures = tail else failures = failures + n_fail end
-  if event == 1 or failures >= threshold then trip() end
+  if event == 1 or (threshold > 0 and failures >= threshold) then trip() end
 elseif state == 2 and holder == host and gen == base_gen then
   if event == 1 or event == 3 then trip()
   elseif event == 2 then
@@ -91,7 +97,7 @@ if state == 2 and want_probe == 1 then
 end
 
 redis.call('HSET', key, 'state', state, 'failures', failures, 'until', until_ms, 'gen', gen,
-           'holder', holder, 'lease', lease, 'trips', trips)
+           'holder', holder, 'lease', lease, 'trips', trips, 'brk', brk)
 redis.call('PEXPIRE', key, ttl)
 local remaining = 0
 if state == 1 then remaining = until_ms - now elseif state == 2 then remaining = lease - now end
@@ -105,7 +111,8 @@ return {state, remaining, gen, failures, mine, trips}
 #: KEYS[1] bucket hash, KEYS[2] live-hosts zset.
 #: ARGV: 1 capacity, 2 refill per second, 3 tokens deposited by this host's requests since
 #: its last sync (ratio mode, else 0), 4 tokens this host spent since its last sync,
-#: 5 host id, 6 liveness window ms, 7 key ttl_ms, 8 now_ms (0: server TIME).
+#: 5 host id, 6 liveness window ms, 7 key ttl_ms, 8 now_ms (0: server TIME). Spent may be
+#: negative (tokens given back); the level never exceeds capacity.
 #: Spending already happened on the host, so the bucket may go into debt (down to
 #: -capacity), repaid by refills before anyone retries again.
 #: Returns {tokens (string), live hosts, total spent (string)}.
@@ -120,7 +127,7 @@ if now > ts then
   tokens = tokens + rate * (now - ts) / 1000
   ts = now
 end
-tokens = math.min(cap, tokens + deposit) - spent
+tokens = math.min(cap, tokens + deposit - spent)
 if tokens < -cap then tokens = -cap end
 total = total + spent
 
