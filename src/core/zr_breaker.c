@@ -259,7 +259,6 @@ static void close_breaker(const zr_breaker_config *cfg, zr_breaker_state *s,
 {
     s->consecutive_trips = 0;
     s->consecutive_failures = 0;
-    s->consecutive_successes = 0;
     s->break_duration = cfg->recovery_timeout;
     window_clear(cfg, s);
     set_mode(cfg, s, ZR_BREAKER_CLOSED, ch);
@@ -457,6 +456,8 @@ zr_status zr_breaker_release(const zr_breaker_config *cfg, zr_breaker_state *sta
         s->stale = zr_sat_add_u64(s->stale, 1);
         return ZR_OK;
     }
+    if (outcome == ZR_OUTCOME_SUCCESS && zr_breaker_release_success_fast(cfg, s, permit))
+        return ZR_OK;
     if (!(duration >= 0.0)) duration = now - permit->start;
     apply_outcome(cfg, s, now, outcome, duration, change);
     return ZR_OK;
@@ -528,6 +529,7 @@ void zr_breaker_reset(const zr_breaker_config *cfg, zr_breaker_state *state, dou
     clear_change(change);
     state->has_last_failure = 0;
     state->last_failure_time = 0.0;
+    state->consecutive_successes = 0;
     close_breaker(cfg, state, change);
 }
 
