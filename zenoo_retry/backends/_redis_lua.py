@@ -9,8 +9,9 @@ time exactly; the backend always passes 0.
 Key layout, per name (the ``{...}`` hash tag keeps a name's keys in one cluster slot)::
 
     <prefix>:{<name>}:breaker   hash  state failures until gen holder lease trips brk
-    <prefix>:{<name>}:budget    hash  tokens ts spent
-    <prefix>:{<name>}:hosts     zset  host id -> last sync (ms), for the budget's fair share
+    <prefix>:{<name>}:budget    hash  pool ts held spent
+    <prefix>:{<name>}:hosts     zset  host id -> last sync (ms): the budget's live hosts
+    <prefix>:{<name>}:alloc     hash  host id -> tokens allocated to that host
 
 Breaker states: 0 closed, 1 open, 2 half-open (the C breaker's numbering). ``gen`` counts
 transitions (and probe-lease grants), so a host's report about "the half-open period I was
@@ -107,37 +108,61 @@ if state == 2 and holder == host then mine = 1 end
 return {state, remaining, gen, failures, mine, trips}
 """
 
-#: BUDGET_SYNC: a token bucket shared by the fleet, refilled by server time.
-#: KEYS[1] bucket hash, KEYS[2] live-hosts zset.
-#: ARGV: 1 capacity, 2 refill per second, 3 tokens deposited by this host's requests since
-#: its last sync (ratio mode, else 0), 4 tokens this host spent since its last sync,
-#: 5 host id, 6 liveness window ms, 7 key ttl_ms, 8 now_ms (0: server TIME). Spent may be
-#: negative (tokens given back); the level never exceeds capacity.
-#: Spending already happened on the host, so the bucket may go into debt (down to
-#: -capacity), repaid by refills before anyone retries again.
-#: Returns {tokens (string), live hosts, total spent (string)}.
+#: BUDGET_SYNC: a token bucket shared by the fleet, refilled by server time, handed out to
+#: the hosts as allocations. Each host spends only its allocation locally; at each sync its
+#: unspent allocation comes back to the pool and it gets a new one: min(pool, its fair
+#: share (pool + all allocations) / live hosts). So what the fleet spends never exceeds
+#: what the bucket held. A host that stops syncing for the liveness window is dropped and
+#: its allocation returns to the pool.
+#: KEYS[1] bucket hash (pool, ts, held, spent), KEYS[2] live-hosts zset (host -> last sync
+#: ms), KEYS[3] allocations hash (host -> tokens).
+#: ARGV: 1 capacity, 2 refill per second, 3 tokens this host spent since its last sync
+#: (granted - returned: may be negative), 4 host id, 5 liveness window ms, 6 key ttl_ms,
+#: 7 now_ms (0: server TIME).
+#: Returns {allocation (string), live hosts, pool left (string), total spent (string)}.
 BUDGET_SYNC = _NOW + """
-local cap, rate = tonumber(ARGV[1]), tonumber(ARGV[2])
-local deposit, spent = tonumber(ARGV[3]), tonumber(ARGV[4])
-local host, live, ttl = ARGV[5], tonumber(ARGV[6]), tonumber(ARGV[7])
+local cap, rate, spent = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+local host, live, ttl = ARGV[4], tonumber(ARGV[5]), tonumber(ARGV[6])
+local bucket, hosts, alloc = KEYS[1], KEYS[2], KEYS[3]
 
-local f = redis.call('HMGET', KEYS[1], 'tokens', 'ts', 'spent')
-local tokens, ts, total = tonumber(f[1]) or cap, tonumber(f[2]) or now, tonumber(f[3]) or 0
+local f = redis.call('HMGET', bucket, 'pool', 'ts', 'held', 'spent')
+local pool, ts = tonumber(f[1]) or cap, tonumber(f[2]) or now
+local held, total = tonumber(f[3]) or 0, tonumber(f[4]) or 0
+
+-- hosts silent for the liveness window: their allocations come back
+local dead = redis.call('ZRANGEBYSCORE', hosts, '-inf', '(' .. (now - live))
+for _, d in ipairs(dead) do
+  if d ~= host then
+    local a = tonumber(redis.call('HGET', alloc, d)) or 0
+    pool, held = pool + a, held - a
+    redis.call('HDEL', alloc, d)
+    redis.call('ZREM', hosts, d)
+  end
+end
 if now > ts then
-  tokens = tokens + rate * (now - ts) / 1000
+  pool = pool + rate * (now - ts) / 1000
   ts = now
 end
-tokens = math.min(cap, tokens + deposit - spent)
-if tokens < -cap then tokens = -cap end
+-- this host's allocation comes back, minus what it spent
+local mine = tonumber(redis.call('HGET', alloc, host)) or 0
+held = held - mine
+if held < 0 then held = 0 end
+pool = math.min(pool + mine - spent, cap - held)
+if pool < -cap then pool = -cap end
 total = total + spent
 
-local stokens, stotal = string.format('%.17g', tokens), string.format('%.17g', total)
-redis.call('HSET', KEYS[1], 'tokens', stokens, 'ts', ts, 'spent', stotal)
-redis.call('PEXPIRE', KEYS[1], ttl)
-redis.call('ZADD', KEYS[2], now, host)
-redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', '(' .. (now - live))
-redis.call('PEXPIRE', KEYS[2], ttl)
-return {stokens, redis.call('ZCARD', KEYS[2]), stotal}
+redis.call('ZADD', hosts, now, host)
+local n = redis.call('ZCARD', hosts)
+local give = 0
+if pool > 0 then give = math.min(pool, (pool + held) / n) end
+pool, held = pool - give, held + give
+
+local sgive = string.format('%.17g', give)
+redis.call('HSET', alloc, host, sgive)
+redis.call('HSET', bucket, 'pool', string.format('%.17g', pool), 'ts', ts,
+           'held', string.format('%.17g', held), 'spent', string.format('%.17g', total))
+for _, k in ipairs(KEYS) do redis.call('PEXPIRE', k, ttl) end
+return {sgive, n, string.format('%.17g', pool), string.format('%.17g', total)}
 """
 
 #: every script the backend loads, by name
