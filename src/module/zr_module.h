@@ -276,6 +276,8 @@ typedef struct {
     zr_MetricsObject *metrics;   /* counters bumped in C, or NULL */
     PyObject *observer;          /* callable(kind, RetryAttempt, error) (events), or NULL */
     uint32_t observer_mask;      /* bit k set: the observer wants events of kind k */
+    /* circuit breakers (issue 4) */
+    int breaker_fast;            /* simple but for a C circuit breaker (checked inline) */
 } zr_RetrySpecObject;
 
 /* Per-call progress, kept on the C stack (sync) or in the awaitable (async). */
