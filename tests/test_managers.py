@@ -53,10 +53,48 @@ def test_default_managers_follow_seed_002():
     assert made == ["database", "http", "s3"] and cache.circuit_breaker is None
     assert pool.get_manager("http") is http and pool["database"] is db
     assert pool.names() == ["cache", "database", "http", "s3"] and "s3" in pool
+    assert http.policy.respect_retry_after and s3.policy.respect_retry_after
+    assert not db.policy.respect_retry_after and not cache.policy.respect_retry_after
+
+
+def test_http_manager_against_a_real_server_honours_retry_after():
+    import requests
+
+    from ops_http import OK, ScriptedServer
+
+    with ScriptedServer() as server:
+        url = server.set("/api", (429, {"Retry-After": "2"}, b""), (503, {"Retry-After": "4"}, b""), OK)
+
+        def get(u):
+            r = requests.get(u, timeout=5)
+            r.raise_for_status()
+            return r.text
+
+        with instant_retries() as sleeps:
+            assert RetryManagerPool().get_manager("http").execute(get, url) == "ok"
+    assert sleeps.delays == [2.0, 4.0]
+
+
+def test_default_pool_has_real_breakers_shared_by_callers():
+    from zenoo_retry.circuit_breaker import CircuitBreaker
+
+    q = DeadLetterQueue()
+    pool = RetryManagerPool(dead_letter=q)
+    http = pool.get_manager("http")
+    assert isinstance(http.circuit_breaker, CircuitBreaker) and http.circuit_breaker.name == "http"
+    assert pool.get_manager("cache").circuit_breaker is None
+    with instant_retries():
+        with pytest.raises(MaxRetriesExceededError):
+            http.execute(Flaky(*[TimeoutError()] * 5))  # 5 failures: the breaker opens
+        with pytest.raises(CircuitBreakerOpenError):
+            http.execute(lambda: "refused")
+    assert http.circuit_breaker.state == "open"
+    assert [(d.attempts, d.metadata["error_type"]) for d in q] == [(5, "timeout"), (0, "circuit_breaker")]
+    assert RetryManagerPool(breaker_factory=None).get_manager("http").circuit_breaker is None
 
 
 def test_execute_sync_with_args():
-    pool = RetryManagerPool()
+    pool = RetryManagerPool(breaker_factory=None)
     op = Flaky(ConnectionError(), result="row")
     with instant_retries() as sleeps:
         assert pool.get_manager("database").execute(op, 7, key="x") == "row"
@@ -163,6 +201,14 @@ def test_wrapped_functions_are_cached():
     manager.execute(op)
     assert len(manager._wrapped) == 1
 
+    class Unhashable:
+        __hash__ = None  # type: ignore[assignment]
+
+        def __call__(self):
+            return "fine"
+
+    assert manager.execute(Unhashable()) == "fine" and len(manager._wrapped) == 1
+
 
 def test_concurrent_get_manager_returns_one_instance():
     pool = RetryManagerPool()
@@ -187,7 +233,7 @@ def test_bad_arguments():
         pool.get_manager("databse")
     assert info.value.parameter == "name" and info.value.value == "databse"
     with pytest.raises(InvalidConfigurationError, match="breaker_factory"):
-        pool.register("x", circuit_breaker=True)
+        RetryManagerPool(breaker_factory=None).register("x", circuit_breaker=True)
     with pytest.raises(TypeError, match="breaker_factory"):
         RetryManagerPool(breaker_factory=3)
     with pytest.raises(TypeError, match="name"):
