@@ -8,6 +8,7 @@ void suite_breaker(void);
 
 /* shared state (issue 5) */
 void suite_shared(void);
+void suite_shared_state(void);
 
 long zr_test_passed = 0;
 long zr_test_failed = 0;
@@ -25,6 +26,7 @@ int main(void)
 
     /* shared state (issue 5) */
     suite_shared();
+    suite_shared_state();
 
     /* observability (issue 6) */
 
