@@ -50,8 +50,11 @@ from .blocks import attempts
 from ._core import RetryAttempt
 
 # circuit breakers (issue 4)
+from .circuit_breaker import AdvancedCircuitBreaker, CircuitBreaker, CircuitBreakerStats
 
 # retry budgets and adaptive strategy (issue 4)
+from .adaptive import AdaptiveStrategy
+from .budget import RetryBudget
 
 # shared state (issue 5)
 from . import shared
@@ -65,12 +68,22 @@ from .exceptions import (
 )
 
 # observability (issue 6)
+import logging as _logging
+
+_logging.getLogger("zenoo_retry").addHandler(_logging.NullHandler())
+from .metrics import CallMetrics, RetryMetrics, async_execute_with_metrics, execute_with_metrics
+from .events import RetryEventHandler
+from . import logs as _logs
+
+_logs.install()
 
 # operations toolkit (issue 7)
 from .classification import ErrorClassifier, ErrorType, classify, register_error_type
 from .retry_after import RetryAfter, parse_retry_after
 from .dead_letters import DeadLetter, DeadLetterQueue
 from .custom import CustomRetryPolicy, RetryDecision
+from .bulk import AsyncBulkRetryManager, BulkResult, BulkRetryManager
+from .managers import RetryManager, RetryManagerPool
 
 
 __version__ = "0.1.0"
@@ -108,8 +121,13 @@ __all__ = [
     "attempts",
     "RetryAttempt",
     # circuit breakers (issue 4)
+    "AdvancedCircuitBreaker",
+    "CircuitBreaker",
+    "CircuitBreakerStats",
 
     # retry budgets and adaptive strategy (issue 4)
+    "AdaptiveStrategy",
+    "RetryBudget",
 
     # shared state (issue 5)
     "shared",
@@ -121,6 +139,11 @@ __all__ = [
     "SharedStateError",
 
     # observability (issue 6)
+    "CallMetrics",
+    "RetryMetrics",
+    "RetryEventHandler",
+    "async_execute_with_metrics",
+    "execute_with_metrics",
 
     # operations toolkit (issue 7)
     "ErrorClassifier",
@@ -133,6 +156,11 @@ __all__ = [
     "DeadLetterQueue",
     "CustomRetryPolicy",
     "RetryDecision",
+    "AsyncBulkRetryManager",
+    "BulkResult",
+    "BulkRetryManager",
+    "RetryManager",
+    "RetryManagerPool",
 
 ]
 

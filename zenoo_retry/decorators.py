@@ -50,6 +50,7 @@ def build_policy(
     reraise: Optional[bool] = None,
     circuit_breaker: Any = None,
     budget: Any = None,
+    metrics: Any = None,
     **ops: Any,
 ) -> RetryPolicy:
     """The policy a decorator call describes: ``policy`` (a RetryPolicy or a preset name)
@@ -86,7 +87,8 @@ def build_policy(
             "non_retryable_exceptions", non_retryable_exceptions)
     for key, value in (("timeout", timeout), ("retry_condition", retry_condition),
                        ("retry_on_result", retry_on_result), ("delay_hint", delay_hint),
-                       ("reraise", reraise), ("circuit_breaker", circuit_breaker), ("budget", budget)):
+                       ("reraise", reraise), ("circuit_breaker", circuit_breaker), ("budget", budget),
+                       ("metrics", metrics)):
         if value is not None:
             changes[key] = value
     # operations toolkit (issue 7): retryable_errors, permanent_errors, classifier,
@@ -157,7 +159,10 @@ def _make_decorator(is_async: bool, policy: RetryPolicy, hooks: dict, extra: dic
             wrapper = with_async_dead_letters(wrapper, func)
         total_timeout = extra.get("total_timeout")
         if total_timeout is not None and is_async:
-            return _with_total_timeout(wrapper, func, total_timeout)  # type: ignore[return-value]
+            wrapper = _with_total_timeout(wrapper, func, total_timeout)
+        wrap = getattr(hooks.get("observer"), "wrap_callable", None)  # e.g. OpenTelemetry spans
+        if wrap is not None:
+            wrapper = wrap(wrapper, is_async, name)
         return wrapper  # type: ignore[no-any-return]
 
     return decorate
@@ -229,6 +234,8 @@ def _decorator(
     name: Optional[str] = None,
     attempt_timeout: Optional[float] = None,
     total_timeout: Optional[float] = None,
+    metrics: Any = None,
+    event_handler: Any = None,
     **ops: Any,
 ) -> Any:
     func = None
@@ -242,10 +249,15 @@ def _decorator(
         max_delay=max_delay, exceptions=exceptions, non_retryable_exceptions=non_retryable_exceptions,
         timeout=timeout, retry_condition=retry_condition, strategy=strategy,
         retry_on_result=retry_on_result, delay_hint=delay_hint, reraise=reraise,
-        circuit_breaker=circuit_breaker, budget=budget, **ops,
+        circuit_breaker=circuit_breaker, budget=budget, metrics=metrics, **ops,
     )
     hooks = dict(on_retry=on_retry, on_give_up=on_give_up, sleep=sleep, clock=clock,
                  fallback=fallback, fallback_factory=fallback_factory, name=name)
+    if event_handler is not None:  # observability (issue 6)
+        from .events import EventDispatcher
+
+        hooks["observer"] = EventDispatcher.for_handlers(event_handler, breaker=pol.circuit_breaker,
+                                                         budget=pol.budget)
     for key in ("on_retry", "on_give_up", "sleep", "clock", "fallback_factory"):
         _optional_callable(key, hooks[key])
     if name is not None and not isinstance(name, str):
@@ -260,7 +272,8 @@ def _decorator(
 
         if dead_letter is None:
             raise TypeError("dead_letter_metadata needs a dead_letter handler")
-        hooks["on_give_up"] = DeadLetterHook(dead_letter, dead_letter_metadata, on_give_up)
+        hooks["on_give_up"] = DeadLetterHook(dead_letter, dead_letter_metadata, on_give_up,
+                                             getattr(pol, "metrics", None))
         if is_async_handler(dead_letter):
             if not is_async:
                 raise TypeError(f"dead_letter {dead_letter!r} is async: use it with async_retry")
@@ -282,7 +295,8 @@ def retry(policy: Any = None, max_attempts: Optional[int] = None, delay: Optiona
     seconds), ``retry_condition(exc, attempt) -> bool | seconds``, ``strategy``.
     Options: ``non_retryable_exceptions``, ``retry_on_result``, ``delay_hint``, ``reraise``,
     ``sleep``, ``clock``, ``circuit_breaker``, ``budget``, ``on_give_up``, ``fallback``,
-    ``fallback_factory``, ``name``. Usable bare (``@retry``) or called (``@retry(...)``).
+    ``fallback_factory``, ``name``, ``metrics`` (RetryMetrics), ``event_handler``
+    (RetryEventHandler or a list of them). Usable bare (``@retry``) or called (``@retry(...)``).
     """
     return _decorator(False, policy, max_attempts, delay, backoff_multiplier, max_delay,
                       exceptions, on_retry, timeout, retry_condition, strategy, **options)

@@ -18,6 +18,7 @@ from typing import Any, Callable, Dict, Iterable, Optional, Tuple, Type, Union
 from . import _core
 from .classification import http_status, is_server_error, is_transient_db_error
 from .exceptions import InvalidConfigurationError
+from .metrics import RetryMetrics, metrics_cell
 from .strategies import (
     ExponentialBackoffStrategy,
     FixedDelayStrategy,
@@ -70,7 +71,8 @@ class RetryPolicy:
     (checked first), ``retry_condition(exception, attempt) -> bool | seconds``,
     ``timeout`` (total seconds; no sleep is started that would end past it),
     ``circuit_breaker``, ``budget``, ``retry_on_result(result) -> bool``,
-    ``delay_hint(exception) -> seconds | None`` (e.g. Retry-After), ``reraise``.
+    ``delay_hint(exception) -> seconds | None`` (e.g. Retry-After), ``reraise``,
+    ``metrics`` (a :class:`~zenoo_retry.metrics.RetryMetrics`, counted in C).
     """
 
     def __init__(
@@ -87,6 +89,7 @@ class RetryPolicy:
         delay_hint: Optional[Callable[[BaseException], Optional[float]]] = None,
         reraise: bool = False,
         name: Optional[str] = None,
+        metrics: Any = None,
         # operations toolkit (issue 7): error types, Retry-After, rate-limit schedule
         retryable_errors: Any = None,
         permanent_errors: Any = None,
@@ -125,6 +128,9 @@ class RetryPolicy:
         if name is not None and not isinstance(name, str):
             raise TypeError(f"name must be a str or None, got {name!r}")
         self.name = name
+        if metrics is not None and not isinstance(metrics, (RetryMetrics, _core.OperationMetrics)):
+            raise TypeError(f"metrics must be a RetryMetrics, an OperationMetrics or None, got {metrics!r}")
+        self.metrics = metrics  # observability (issue 6): counters kept in C
         _ops_options(self, retryable_errors, permanent_errors, classifier, respect_retry_after,
                      rate_limit_strategy, max_hint_delay)
 
@@ -146,6 +152,7 @@ class RetryPolicy:
             delay_hint=self.delay_hint,
             reraise=self.reraise,
             name=self.name,
+            metrics=self.metrics,
             **_ops_args(self),
         )
         unknown = set(changes) - set(args)
@@ -164,6 +171,7 @@ class RetryPolicy:
         fallback: Any = _MISSING,
         fallback_factory: Optional[Callable[[BaseException], Any]] = None,
         name: Optional[str] = None,
+        observer: Optional[Callable[[int, Any, Any], Any]] = None,
     ) -> _core.RetrySpec:
         """The C ``RetrySpec`` for this policy plus per-decoration hooks."""
         kwargs: Dict[str, Any] = dict(
@@ -183,6 +191,8 @@ class RetryPolicy:
             fallback_factory=_optional_callable("fallback_factory", fallback_factory),
             name=name if name is not None else self.name,
         )
+        kwargs["metrics"] = metrics_cell(self.metrics, kwargs["name"] or "")
+        kwargs["observer"] = _optional_callable("observer", observer)
         if fallback is not _MISSING:
             kwargs["fallback"] = fallback
         _ops_compile(self, kwargs)

@@ -174,13 +174,25 @@ static int zr_exec(PyObject *module)
     if (add_type(module, &zr_retry_awaitable_spec, NULL, &st->RetryAwaitable_Type) < 0) return -1;
 
     /* circuit breakers (issue 4: breaker_type.c) */
+    if (add_type(module, &zr_circuit_breaker_spec, NULL, &st->CircuitBreaker_Type) < 0) return -1;
+    if (add_type(module, &zr_breaker_call_spec, NULL, &st->BreakerCall_Type) < 0) return -1;
+    for (uint32_t i = 0; i < 5; i++)
+        if ((st->breaker_mode_names[i] = PyUnicode_InternFromString(zr_breaker_mode_name(i))) == NULL)
+            return -1;
 
     /* retry budgets and adaptive strategy (issue 4: budget_type.c, adaptive_type.c) */
+    if (add_type(module, &zr_retry_budget_spec, NULL, &st->RetryBudget_Type) < 0) return -1;
+    if (add_type(module, &zr_adaptive_spec, (PyObject *)st->Backoff_Type,
+                 &st->AdaptiveBackoff_Type) < 0)
+        return -1;
 
     /* shared memory (issue 5) */
     if (zr_segments_init(module, st) < 0) return -1;
 
     /* observability (issue 6: metrics_type.c) */
+    if (add_type(module, &zr_operation_metrics_spec, NULL, &st->OperationMetrics_Type) < 0)
+        return -1;
+    if (PyModule_AddFunctions(module, zr_observability_functions) < 0) return -1;
 
     /* operations toolkit (issue 7) */
 
@@ -221,6 +233,9 @@ static int zr_traverse(PyObject *module, visitproc visit, void *arg)
     Py_VISIT(st->wake);
     Py_VISIT(st->time_sleep);
     Py_VISIT(st->test_recorder);
+    Py_VISIT(st->CircuitBreaker_Type);
+    Py_VISIT(st->BreakerCall_Type);
+    for (int i = 0; i < 5; i++) Py_VISIT(st->breaker_mode_names[i]);
     Py_VISIT(st->shm_dir);
     Py_VISIT(st->SharedStateError);
     Py_VISIT(st->SharedSegmentNotFoundError);
@@ -228,6 +243,10 @@ static int zr_traverse(PyObject *module, visitproc visit, void *arg)
     Py_VISIT(st->SharedSegmentVersionError);
     Py_VISIT(st->SharedSegmentPermissionError);
     Py_VISIT(st->SharedConfigMismatchError);
+    Py_VISIT(st->OperationMetrics_Type);
+    Py_VISIT(st->log_hook);
+    Py_VISIT(st->RetryBudget_Type);
+    Py_VISIT(st->AdaptiveBackoff_Type);
     return 0;
 }
 
@@ -250,6 +269,9 @@ static int zr_clear(PyObject *module)
     Py_CLEAR(st->wake);
     Py_CLEAR(st->time_sleep);
     Py_CLEAR(st->test_recorder);
+    Py_CLEAR(st->CircuitBreaker_Type);
+    Py_CLEAR(st->BreakerCall_Type);
+    for (int i = 0; i < 5; i++) Py_CLEAR(st->breaker_mode_names[i]);
     Py_CLEAR(st->shm_dir);
     Py_CLEAR(st->SharedStateError);
     Py_CLEAR(st->SharedSegmentNotFoundError);
@@ -257,6 +279,10 @@ static int zr_clear(PyObject *module)
     Py_CLEAR(st->SharedSegmentVersionError);
     Py_CLEAR(st->SharedSegmentPermissionError);
     Py_CLEAR(st->SharedConfigMismatchError);
+    Py_CLEAR(st->OperationMetrics_Type);
+    Py_CLEAR(st->log_hook);
+    Py_CLEAR(st->RetryBudget_Type);
+    Py_CLEAR(st->AdaptiveBackoff_Type);
     return 0;
 }
 

@@ -14,6 +14,7 @@
  *     delay = condition's number | delay_hint(exc) | strategy delay, capped at max_delay
  *             (a condition's or hint's number is capped at max_hint_delay when set)
  *     elapsed + delay > timeout              -> RetryTimeoutError   (or exc if reraise)
+ *     a C circuit breaker still open after delay -> CircuitBreakerOpenError (cause: exc)
  *     budget refuses a token                 -> BudgetExhaustedError (or exc if reraise)
  *     otherwise retry after `delay`.
  *   A final failure that is an Exception calls on_give_up(attempt, error), then returns
@@ -73,10 +74,14 @@ int zr_spec_begin(zr_RetrySpecObject *spec, zr_call *call)
         if (zr_spec_now(spec, &call->start) < 0) return -1;
         call->has_start = 1;
     }
+    if (spec->metrics != NULL) zr_metrics_begin(&spec->metrics->m);
     if (spec->budget_on_request != NULL) {
         PyObject *r = call_owned(spec->budget_on_request, NULL, 0);
         if (r == NULL) return -1;
         Py_DECREF(r);
+    }
+    else if (spec->budget != NULL) { /* our C RetryBudget: no bound-method call */
+        if (zr_budget_object_on_request(spec->budget) < 0) return -1;
     }
     return 0;
 }
@@ -84,7 +89,10 @@ int zr_spec_begin(zr_RetrySpecObject *spec, zr_call *call)
 int zr_spec_enter(zr_RetrySpecObject *spec, PyObject **token)
 {
     *token = NULL;
-    if (spec->breaker_enter == NULL) return 0;
+    if (spec->breaker_enter == NULL) {
+        /* a C circuit breaker is called directly (no bound-method call) */
+        return spec->breaker != NULL ? zr_cb_enter(spec->breaker, token) : 0;
+    }
     PyObject *t = call_owned(spec->breaker_enter, NULL, 0);
     if (t == NULL) return -1;
     *token = t;
@@ -94,7 +102,11 @@ int zr_spec_enter(zr_RetrySpecObject *spec, PyObject **token)
 int zr_spec_exit(zr_RetrySpecObject *spec, PyObject *token, PyObject *exc)
 {
     int rc = 0;
-    if (spec->breaker_exit != NULL) {
+    if (spec->breaker != NULL && spec->breaker_exit == NULL) {
+        rc = zr_cb_exit(spec->breaker, token, exc); /* consumes token */
+        token = NULL;
+    }
+    else if (spec->breaker_exit != NULL) {
         PyObject *args[2] = {token ? token : Py_None, exc ? exc : Py_None};
         PyObject *r = call_owned(spec->breaker_exit, args, 2);
         if (r == NULL) rc = -1;
@@ -107,6 +119,12 @@ int zr_spec_exit(zr_RetrySpecObject *spec, PyObject *token, PyObject *exc)
         PyObject *r = call_owned(spec->record_method, &arg, 1);
         if (r == NULL) rc = -1;
         Py_XDECREF(r);
+    }
+    else if (rc == 0 && spec->record_method == NULL &&
+             zr_is_adaptive(spec->st, (PyObject *)spec->strategy) &&
+             (exc == NULL || PyObject_TypeCheck(exc, (PyTypeObject *)PyExc_Exception))) {
+        /* our C AdaptiveBackoff: record without a bound-method call */
+        rc = zr_adaptive_object_record((PyObject *)spec->strategy, exc == NULL);
     }
     return rc;
 }
@@ -152,8 +170,12 @@ static int is_number(PyObject *o)
 /* The strategy's delay after call->attempt. 0 or -1. */
 static int strategy_delay(zr_RetrySpecObject *spec, zr_call *call, double *out)
 {
-    if (spec->delay_method == NULL)
+    if (spec->delay_method == NULL) {
+        if (zr_is_adaptive(spec->st, (PyObject *)spec->strategy))
+            return zr_adaptive_object_delay((PyObject *)spec->strategy, call->attempt,
+                                            call->prev_delay, out);
         return zr_backoff_object_delay(spec->strategy, call->attempt, call->prev_delay, out);
+    }
     PyObject *args[2];
     args[0] = PyLong_FromUnsignedLong(call->attempt);
     if (args[0] == NULL) return -1;
@@ -251,13 +273,27 @@ PyObject *zr_spec_stop_with(zr_RetrySpecObject *spec, zr_call *call, PyObject *e
     return NULL;
 }
 
+static const zr_give_up_reason give_up_reason[] = {
+    [STOP_RAISE] = ZR_GIVE_UP_NOT_RETRYABLE,
+    [STOP_EXHAUSTED] = ZR_GIVE_UP_EXHAUSTED,
+    [STOP_TIMEOUT] = ZR_GIVE_UP_TIMEOUT,
+    [STOP_BUDGET] = ZR_GIVE_UP_BUDGET,
+};
+
 /* End the call with `why`: build the error, tell on_give_up, apply the fallback. */
 static PyObject *stop(zr_RetrySpecObject *spec, zr_call *call, PyObject *exc, PyObject *result,
                       stop_reason why)
 {
-    if (exc == NULL && spec->reraise) return Py_NewRef(result); /* rejected result */
+    if (exc == NULL && spec->reraise) { /* rejected result */
+        zr_obs_give_up(spec, call, NULL, result, NULL, give_up_reason[why]);
+        return Py_NewRef(result);
+    }
     PyObject *error = final_error(spec, call, exc, result, why);
-    if (error == NULL) return NULL;
+    if (error == NULL) {
+        zr_obs_abort(spec, call);
+        return NULL;
+    }
+    zr_obs_give_up(spec, call, exc, result, error, give_up_reason[why]);
     if (spec->on_give_up != NULL &&
         PyObject_TypeCheck(error, (PyTypeObject *)PyExc_Exception)) {
         PyObject *info = zr_spec_attempt_info(spec, call, exc, result, -1.0);
@@ -284,8 +320,9 @@ int zr_spec_after_failure(zr_RetrySpecObject *spec, zr_call *call, PyObject *exc
                           PyObject *result, double *delay, PyObject **out)
 {
     double d = -1.0; /* < 0: not chosen yet */
+    int cancelled = zr_obs_failure(spec, call, exc);
     if (exc != NULL) {
-        if (!PyObject_TypeCheck(exc, (PyTypeObject *)PyExc_Exception)) {
+        if (cancelled) {
             /* CancelledError, KeyboardInterrupt, SystemExit, GeneratorExit: never retried,
              * never replaced by a fallback */
             zr_restore_exception(Py_NewRef(exc));
@@ -365,12 +402,30 @@ int zr_spec_after_failure(zr_RetrySpecObject *spec, zr_call *call, PyObject *exc
             return ZR_NEXT_STOP;
         }
     }
-    if (spec->budget_try_retry != NULL) {
-        PyObject *r = call_owned(spec->budget_try_retry, NULL, 0);
-        if (r == NULL) return -1;
-        int ok = PyObject_IsTrue(r);
-        Py_DECREF(r);
-        if (ok < 0) return -1;
+    if (spec->breaker != NULL && spec->breaker_enter == NULL) {
+        /* an open C breaker would refuse the next attempt: stop now, do not sleep first */
+        int refused = zr_cb_refuses_after(spec->breaker, d);
+        if (refused < 0) return -1;
+        if (refused) {
+            PyObject *err = zr_fetch_exception();
+            if (exc != NULL) PyException_SetCause(err, Py_NewRef(exc));
+            *out = zr_spec_stop_with(spec, call, err);
+            Py_DECREF(err);
+            return ZR_NEXT_STOP;
+        }
+    }
+    if (spec->budget != NULL) {
+        int ok = 0;
+        if (spec->budget_try_retry != NULL) {
+            PyObject *r = call_owned(spec->budget_try_retry, NULL, 0);
+            if (r == NULL) return -1;
+            ok = PyObject_IsTrue(r);
+            Py_DECREF(r);
+            if (ok < 0) return -1;
+        }
+        else if (zr_budget_object_try_retry(spec->budget, &ok) < 0) { /* C RetryBudget */
+            return -1;
+        }
         if (!ok) {
             *out = stop(spec, call, exc, result, STOP_BUDGET);
             return ZR_NEXT_STOP;
@@ -379,6 +434,7 @@ int zr_spec_after_failure(zr_RetrySpecObject *spec, zr_call *call, PyObject *exc
     *delay = d;
     call->prev_delay = d;
     call->total_delay += d;
+    zr_obs_retry(spec, call, exc, result, d);
     return ZR_NEXT_RETRY;
 }
 
@@ -437,18 +493,20 @@ static int RetrySpec_init(zr_RetrySpecObject *self, PyObject *args, PyObject *kw
                              "retry_on_result", "delay_hint", "on_retry", "on_give_up",
                              "sleep",      "clock",     "timeout",        "reraise",
                              "breaker",    "budget",    "fallback",       "fallback_factory",
-                             "name",       "max_hint_delay", NULL};
+                             "name",       "max_hint_delay", "metrics",   "observer",
+                             NULL};
     PyObject *strategy, *retry_on = NULL, *never = NULL, *condition = NULL, *result_pred = NULL,
                         *hint = NULL, *on_retry = NULL, *on_give_up = NULL, *sleep = NULL,
                         *clock = NULL, *timeout = Py_None, *breaker = Py_None,
                         *budget = Py_None, *fallback = NULL, *fallback_factory = NULL,
-                        *name = Py_None, *max_hint = Py_None;
+                        *name = Py_None, *max_hint = Py_None, *metrics = Py_None,
+                        *observer = Py_None;
     int reraise = 0;
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O|$OOOOOOOOOOpOOOOOO:RetrySpec", kwlist,
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O|$OOOOOOOOOOpOOOOOOOO:RetrySpec", kwlist,
                                      &strategy, &retry_on, &never, &condition, &result_pred,
                                      &hint, &on_retry, &on_give_up, &sleep, &clock, &timeout,
                                      &reraise, &breaker, &budget, &fallback, &fallback_factory,
-                                     &name, &max_hint))
+                                     &name, &max_hint, &metrics, &observer))
         return -1;
     if (self->module != NULL) {
         PyErr_SetString(PyExc_TypeError, "RetrySpec is immutable once initialised");
@@ -469,8 +527,11 @@ static int RetrySpec_init(zr_RetrySpecObject *self, PyObject *args, PyObject *kw
     Py_INCREF(self->module);
 
     /* a subtype that overrides get_delay (e.g. the adaptive strategy) is asked itself */
+    /* (the adaptive strategy's own C get_delay is called directly: see strategy_delay) */
+    int adaptive = zr_is_adaptive(st, strategy);
+    PyTypeObject *owner = adaptive ? st->AdaptiveBackoff_Type : st->Backoff_Type;
     PyObject *mine = PyObject_GetAttrString((PyObject *)Py_TYPE(strategy), "get_delay");
-    PyObject *base = mine ? PyObject_GetAttrString((PyObject *)st->Backoff_Type, "get_delay") : NULL;
+    PyObject *base = mine ? PyObject_GetAttrString((PyObject *)owner, "get_delay") : NULL;
     int overridden = mine && base && mine != base;
     Py_XDECREF(mine);
     Py_XDECREF(base);
@@ -479,6 +540,11 @@ static int RetrySpec_init(zr_RetrySpecObject *self, PyObject *args, PyObject *kw
         return -1;
     self->record_method = optional_attr(strategy, "_zr_record");
     if (self->record_method == NULL && PyErr_Occurred()) return -1;
+    if (adaptive) {
+        int fast = zr_adaptive_fast_ok(st, strategy);
+        if (fast < 0) return -1;
+        if (fast) Py_CLEAR(self->record_method); /* recorded in C by zr_spec_exit */
+    }
 
     if (as_exception_tuple("retry_on", retry_on ? retry_on : PyExc_Exception, &self->retry_on) < 0)
         return -1;
@@ -517,7 +583,10 @@ static int RetrySpec_init(zr_RetrySpecObject *self, PyObject *args, PyObject *kw
         self->max_hint_delay = t;
     }
     self->reraise = reraise;
-    if (breaker != Py_None) {
+    if (breaker != Py_None && zr_cb_is_native(st, breaker)) {
+        self->breaker = Py_NewRef(breaker); /* C fast path: breaker_enter/exit stay NULL */
+    }
+    else if (breaker != Py_None) {
         self->breaker = Py_NewRef(breaker);
         if ((self->breaker_enter = PyObject_GetAttrString(breaker, "_zr_enter")) == NULL ||
             (self->breaker_exit = PyObject_GetAttrString(breaker, "_zr_exit")) == NULL) {
@@ -528,8 +597,11 @@ static int RetrySpec_init(zr_RetrySpecObject *self, PyObject *args, PyObject *kw
     }
     if (budget != Py_None) {
         self->budget = Py_NewRef(budget);
-        if ((self->budget_on_request = PyObject_GetAttrString(budget, "_zr_on_request")) == NULL ||
-            (self->budget_try_retry = PyObject_GetAttrString(budget, "_zr_try_retry")) == NULL) {
+        int fast = zr_budget_fast_ok(st, budget); /* our C type: no bound methods needed */
+        if (fast < 0) return -1;
+        if (!fast &&
+            ((self->budget_on_request = PyObject_GetAttrString(budget, "_zr_on_request")) == NULL ||
+             (self->budget_try_retry = PyObject_GetAttrString(budget, "_zr_try_retry")) == NULL)) {
             PyErr_Format(PyExc_TypeError, "budget must be a retry budget, got %R", budget);
             return -1;
         }
@@ -545,10 +617,32 @@ static int RetrySpec_init(zr_RetrySpecObject *self, PyObject *args, PyObject *kw
         return -1;
     }
     if (self->name == NULL) return -1;
+    if (metrics != Py_None) {
+        if (!PyObject_TypeCheck(metrics, st->OperationMetrics_Type) ||
+            ((zr_MetricsObject *)metrics)->errors == NULL) {
+            PyErr_Format(PyExc_TypeError, "metrics must be an OperationMetrics, got %R", metrics);
+            return -1;
+        }
+        self->metrics = (zr_MetricsObject *)Py_NewRef(metrics);
+    }
+    if (optional_callable("observer", observer, &self->observer) < 0) return -1;
+    self->observer_mask = UINT32_MAX;
+    if (self->observer != NULL) { /* observer._zr_event_mask: the kinds it wants (optional) */
+        PyObject *mask = optional_attr(self->observer, "_zr_event_mask");
+        if (mask == NULL && PyErr_Occurred()) return -1;
+        if (mask != NULL) {
+            unsigned long v = PyLong_AsUnsignedLongMask(mask);
+            Py_DECREF(mask);
+            if (v == (unsigned long)-1 && PyErr_Occurred()) return -1;
+            self->observer_mask = (uint32_t)v;
+        }
+    }
     self->needs_start = self->timeout >= 0.0 || self->on_retry != NULL ||
-                        self->on_give_up != NULL || self->condition != NULL;
+                        self->on_give_up != NULL || self->condition != NULL ||
+                        self->observer != NULL;
+    /* metrics keep the fast path: the loops count its success in C */
     self->simple = !self->needs_start && self->breaker == NULL && self->budget == NULL &&
-                   self->result_predicate == NULL && self->record_method == NULL;
+                   self->result_predicate == NULL && self->record_method == NULL && !adaptive;
     return 0;
 }
 
@@ -592,12 +686,34 @@ static PyObject *RetrySpec_begin(zr_RetrySpecObject *self, PyObject *noargs)
     return Py_BuildValue("(id)", call.has_start, call.start);
 }
 
-static PyObject *RetrySpec_enter(zr_RetrySpecObject *self, PyObject *noargs)
+static PyObject *RetrySpec_enter(zr_RetrySpecObject *self, PyObject *args)
 {
-    (void)noargs;
+    unsigned long attempt = 0;
+    if (!PyArg_ParseTuple(args, "|k:enter", &attempt)) return NULL;
+    zr_call call = {(uint32_t)(attempt > UINT32_MAX ? UINT32_MAX : attempt), 0, 0.0, -1.0, 0.0};
     PyObject *token;
-    if (zr_spec_enter(self, &token) < 0) return NULL;
+    if (zr_spec_enter(self, &token) < 0) {
+        if (attempt > 0) {
+            PyObject *err = zr_fetch_exception();
+            if (err == NULL) return NULL;
+            zr_obs_refused(self, &call, err);
+            zr_restore_exception(err);
+        }
+        return NULL;
+    }
+    if (attempt > 0) zr_obs_attempt(self, &call);
     return token ? token : Py_NewRef(Py_None);
+}
+
+/* succeeded(attempt, result=None): the block form reports a successful attempt. */
+static PyObject *RetrySpec_succeeded(zr_RetrySpecObject *self, PyObject *args)
+{
+    unsigned long attempt;
+    PyObject *result = Py_None;
+    if (!PyArg_ParseTuple(args, "k|O:succeeded", &attempt, &result)) return NULL;
+    zr_call call = {(uint32_t)(attempt > UINT32_MAX ? UINT32_MAX : attempt), 0, 0.0, -1.0, 0.0};
+    zr_obs_success(self, &call, result);
+    Py_RETURN_NONE;
 }
 
 static PyObject *RetrySpec_exit(zr_RetrySpecObject *self, PyObject *args)
@@ -660,6 +776,8 @@ OBJ_GETTER(budget)
 OBJ_GETTER(fallback)
 OBJ_GETTER(fallback_factory)
 OBJ_GETTER(name)
+OBJ_GETTER(metrics)
+OBJ_GETTER(observer)
 
 static PyObject *get_timeout(zr_RetrySpecObject *self, void *c)
 {
@@ -706,6 +824,8 @@ static PyGetSetDef RetrySpec_getset[] = {
     {"fallback_factory", (getter)get_fallback_factory, NULL, NULL, NULL},
     {"has_fallback", (getter)get_has_fallback, NULL, NULL, NULL},
     {"name", (getter)get_name, NULL, NULL, NULL},
+    {"metrics", (getter)get_metrics, NULL, NULL, NULL},
+    {"observer", (getter)get_observer, NULL, NULL, NULL},
     {"timeout", (getter)get_timeout, NULL, NULL, NULL},
     {"max_attempts", (getter)get_max_attempts, NULL, NULL, NULL},
     {"max_hint_delay", (getter)get_max_hint_delay, NULL, NULL, NULL},
@@ -716,8 +836,11 @@ static PyGetSetDef RetrySpec_getset[] = {
 static PyMethodDef RetrySpec_methods[] = {
     {"begin", (PyCFunction)RetrySpec_begin, METH_NOARGS,
      "begin() -> (has_start, start): start a call (clock, budget request)."},
-    {"enter", (PyCFunction)RetrySpec_enter, METH_NOARGS,
-     "enter() -> token: breaker admission before an attempt (raises when refused)."},
+    {"enter", (PyCFunction)RetrySpec_enter, METH_VARARGS,
+     "enter(attempt=0) -> token: breaker admission before an attempt (raises when refused);"
+     " with the attempt's number, the attempt is also counted and observed."},
+    {"succeeded", (PyCFunction)RetrySpec_succeeded, METH_VARARGS,
+     "succeeded(attempt, result=None): count and observe a successful call (block form)."},
     {"exit", (PyCFunction)RetrySpec_exit, METH_VARARGS,
      "exit(token, exc): report an attempt's outcome (exc None on success)."},
     {"result_rejected", (PyCFunction)RetrySpec_result_rejected, METH_O,
@@ -758,6 +881,8 @@ static int RetrySpec_traverse(zr_RetrySpecObject *self, visitproc visit, void *a
     Py_VISIT(self->fallback);
     Py_VISIT(self->fallback_factory);
     Py_VISIT(self->name);
+    Py_VISIT(self->metrics);
+    Py_VISIT(self->observer);
     return 0;
 }
 
@@ -784,6 +909,8 @@ static int RetrySpec_clear(zr_RetrySpecObject *self)
     Py_CLEAR(self->fallback);
     Py_CLEAR(self->fallback_factory);
     Py_CLEAR(self->name);
+    Py_CLEAR(self->metrics);
+    Py_CLEAR(self->observer);
     Py_CLEAR(self->module);
     return 0;
 }
@@ -809,7 +936,7 @@ static PyType_Slot RetrySpec_slots[] = {
                 "retry_on_result=None, delay_hint=None, on_retry=None, on_give_up=None, "
                 "sleep=None, clock=None, timeout=None, reraise=False, breaker=None, "
                 "budget=None, fallback=<none>, fallback_factory=None, name=None, "
-                "max_hint_delay=None)\n\n"
+                "max_hint_delay=None, metrics=None, observer=None)\n\n"
                 "A compiled retry policy. Built by zenoo_retry.policies.RetryPolicy."},
     {Py_tp_new, PyType_GenericNew},
     {Py_tp_init, RetrySpec_init},

@@ -15,6 +15,8 @@
 
 #include "../core/zr_backoff.h"
 #include "../core/zr_clock.h"
+#include "../core/zr_breaker.h" /* circuit breakers (issue 4) */
+#include "../core/zr_metrics.h"
 
 #if defined(__GNUC__) || defined(__clang__)
 #define ZR_LIKELY(x) __builtin_expect(!!(x), 1)
@@ -34,8 +36,13 @@ typedef struct zr_module_state {
     PyTypeObject *RetryAwaitable_Type;
 
     /* circuit breakers (issue 4) */
+    PyTypeObject *CircuitBreaker_Type;
+    PyTypeObject *BreakerCall_Type;
+    PyObject *breaker_mode_names[5]; /* interned "closed", "open", ... by zr_breaker_mode */
 
     /* retry budgets and adaptive strategy (issue 4) */
+    PyTypeObject *RetryBudget_Type;     /* budget_type.c */
+    PyTypeObject *AdaptiveBackoff_Type; /* adaptive_type.c */
 
     /* shared memory (issue 5) */
     PyObject *shm_dir; /* str: directory override (zenoo_retry.shared.set_directory), or NULL */
@@ -47,6 +54,8 @@ typedef struct zr_module_state {
     PyObject *SharedConfigMismatchError;
 
     /* observability (issue 6) */
+    PyTypeObject *OperationMetrics_Type;
+    PyObject *log_hook; /* callable(kind, info, error) told of retries and give-ups, or NULL */
 
     /* operations toolkit (issue 7) */
 
@@ -80,8 +89,104 @@ extern PyType_Spec zr_async_retrying_spec;  /* async_retrying_type.c */
 extern PyType_Spec zr_retry_awaitable_spec; /* retry_awaitable_type.c */
 
 /* circuit breakers (issue 4) */
+extern PyType_Spec zr_circuit_breaker_spec; /* breaker_type.c */
+extern PyType_Spec zr_breaker_call_spec;    /* breaker_call_type.c */
+
+/* A circuit breaker: immutable config + a pointer to its mutable state. The state is
+ * private memory (own_state) in-process; the shared-memory layer (issue 5) points `state`
+ * into a segment and sets `shm`, and the lock helpers then take the segment's robust
+ * mutex (zr_cb_lock/zr_cb_unlock are the only way any code touches *state). */
+typedef struct zr_CircuitBreakerObject {
+    PyObject_HEAD
+    zr_module_state *st;        /* borrowed: module outlives instances (module is held) */
+    PyObject *module;           /* strong */
+    zr_breaker_config cfg;
+    zr_breaker_state *state;    /* -> own_state or into a shared segment */
+    void *own_state;            /* PyMem block of zr_breaker_state_size(&cfg), or NULL */
+    struct zr_shm *shm;         /* segment holding *state (issue 5), or NULL: private */
+    uint64_t owner;             /* owner id recorded on probe permits: 0, or pid when shared */
+    PyObject *expected;         /* tuple of exception classes counted as failures */
+    PyObject *clock;            /* callable() -> seconds, or NULL: CLOCK_MONOTONIC(_COARSE) */
+    PyObject *listeners;        /* tuple of callables(breaker, old, new) */
+    PyObject *name;             /* str */
+    PyObject *token_cache;      /* bytes permit reused for closed-state tokens, or NULL */
+    uint64_t token_epoch;       /* epoch token_cache belongs to */
+    int precise;                /* slow-call rule on: read the fine clock */
+    PyObject *dict;
+    PyObject *weakreflist;
+} zr_CircuitBreakerObject;
+
+/* The one lock pair around every access to cb->state. Private state: nothing to do (the
+ * GIL is held and no Python code runs while the state is touched). Shared state (issue 5):
+ * the segment's robust mutex; a dead previous holder is repaired after. 0 or -1 (OSError). */
+int zr_cb_lock_shared(zr_CircuitBreakerObject *cb);
+void zr_cb_unlock_shared(zr_CircuitBreakerObject *cb);
+static inline int zr_cb_lock(zr_CircuitBreakerObject *cb)
+{
+    return ZR_LIKELY(cb->shm == NULL) ? 0 : zr_cb_lock_shared(cb);
+}
+static inline void zr_cb_unlock(zr_CircuitBreakerObject *cb)
+{
+    if (ZR_UNLIKELY(cb->shm != NULL)) zr_cb_unlock_shared(cb);
+}
+
+/* Admission for one call (C fast path of decorators and RetrySpec). 0: admitted, *permit
+ * filled. -1: refused (CircuitBreakerOpenError set) or failed (exception set). Listeners of
+ * a transition are called before returning. */
+int zr_cb_acquire(zr_CircuitBreakerObject *cb, zr_breaker_permit *permit);
+
+/* Same, inlined: the clock-free closed-state fast path, else zr_cb_acquire. */
+static inline int zr_cb_acquire_inline(zr_CircuitBreakerObject *cb, zr_breaker_permit *permit)
+{
+    if (ZR_LIKELY(cb->shm == NULL) && ZR_LIKELY(zr_breaker_acquire_fast(&cb->cfg, cb->state, permit)))
+        return 0;
+    return zr_cb_acquire(cb, permit);
+}
+
+/* Report the outcome of an admitted call: exc NULL is success; an Exception matching
+ * expected_exception is a failure; another Exception counts as success; a BaseException
+ * that is not an Exception (CancelledError, KeyboardInterrupt, SystemExit, GeneratorExit)
+ * is ignored. Must be called with no exception set; never raises (clock or listener errors
+ * go to sys.unraisablehook). */
+void zr_cb_release(zr_CircuitBreakerObject *cb, const zr_breaker_permit *permit, PyObject *exc);
+
+/* A success, inlined: the clock-free closed-state fast path, else zr_cb_release. */
+static inline void zr_cb_release_success_inline(zr_CircuitBreakerObject *cb,
+                                                const zr_breaker_permit *permit)
+{
+    if (ZR_LIKELY(cb->shm == NULL) &&
+        ZR_LIKELY(zr_breaker_release_success_fast(&cb->cfg, cb->state, permit)))
+        return;
+    zr_cb_release(cb, permit, NULL);
+}
+
+/* The _zr_enter/_zr_exit protocol in C (RetrySpec uses these directly for this type).
+ * enter: 0 with *token (new ref, opaque) or -1 with an exception set.
+ * exit: consumes token; 0, or -1 if token is not one of ours (TypeError). */
+int zr_cb_enter(PyObject *breaker, PyObject **token);
+int zr_cb_exit(PyObject *breaker, PyObject *token, PyObject *exc);
+
+/* 1 if breaker is a C circuit breaker whose _zr_enter/_zr_exit are not overridden. */
+int zr_cb_is_native(zr_module_state *st, PyObject *breaker);
+
+/* Before sleeping `delay` seconds for a retry: 1 if the breaker will still refuse when the
+ * sleep ends (CircuitBreakerOpenError set, retry is pointless), 0 if it may admit, -1 on
+ * error. */
+int zr_cb_refuses_after(PyObject *breaker, double delay);
 
 /* retry budgets and adaptive strategy (issue 4) */
+extern PyType_Spec zr_retry_budget_spec; /* budget_type.c */
+extern PyType_Spec zr_adaptive_spec;     /* adaptive_type.c */
+/* RetrySpec's C fast path. *_fast_ok: 1 if obj is our C type and does not override the
+ * protocol methods (then call the functions below instead of bound methods), 0 if not,
+ * -1 on error. The others return 0, or -1 with an exception set. */
+int zr_budget_fast_ok(zr_module_state *st, PyObject *obj);
+int zr_budget_object_on_request(PyObject *budget);
+int zr_budget_object_try_retry(PyObject *budget, int *granted);
+int zr_adaptive_fast_ok(zr_module_state *st, PyObject *obj);
+int zr_is_adaptive(zr_module_state *st, PyObject *obj); /* an AdaptiveBackoff (or subtype) */
+int zr_adaptive_object_record(PyObject *strategy, int success);
+int zr_adaptive_object_delay(PyObject *strategy, uint64_t attempt, double prev, double *out);
 
 /* shared memory (issue 5): shared_segments.c */
 #include "../core/zr_shared.h"
@@ -101,6 +206,20 @@ int zr_shared_open_py(zr_module_state *st, zr_shared *sh, const char *param, PyO
 int zr_shared_lock_py(zr_module_state *st, zr_shared *sh);
 
 /* observability (issue 6) */
+extern PyType_Spec zr_operation_metrics_spec; /* metrics_type.c */
+extern PyMethodDef zr_observability_functions[]; /* metrics_type.c: module functions */
+PyObject *zr_metrics_snapshot(PyObject *module, PyObject *iterable);
+
+/* OperationMetrics: the counters of one operation, bumped by the retry loops in C. */
+typedef struct zr_MetricsObject {
+    PyObject_HEAD
+    zr_metrics m;
+    PyObject *errors;         /* dict: exception class -> failed attempts (failures only) */
+    PyObject *name;           /* operation name (str) */
+    PyObject *operation_type; /* str or None */
+    PyObject *tags;           /* dict str -> str */
+    PyObject *weakreflist;
+} zr_MetricsObject;
 
 /* operations toolkit (issue 7) */
 
@@ -152,6 +271,10 @@ typedef struct {
     int simple;                  /* success path needs nothing but the call */
     int needs_start;             /* read the clock when the call starts */
     double max_hint_delay;       /* cap for condition/delay_hint delays; < 0: max_delay */
+    /* observability (issue 6) */
+    zr_MetricsObject *metrics;   /* counters bumped in C, or NULL */
+    PyObject *observer;          /* callable(kind, RetryAttempt, error) (events), or NULL */
+    uint32_t observer_mask;      /* bit k set: the observer wants events of kind k */
 } zr_RetrySpecObject;
 
 /* Per-call progress, kept on the C stack (sync) or in the awaitable (async). */
@@ -204,6 +327,36 @@ PyObject *zr_spec_attempt_info(zr_RetrySpecObject *spec, zr_call *call, PyObject
 
 /* Classify a successful result: 1 retry it, 0 accept it, -1 error. */
 int zr_spec_result_rejected(zr_RetrySpecObject *spec, PyObject *result);
+
+/* --- observation points (observe.c; observability, issue 6) ------------------------
+ * The loops call these at fixed points; each is a no-op without metrics, observer and
+ * log hook. Observer/log-hook errors never change the call: they are reported through
+ * sys.unraisablehook (the Python dispatchers in zenoo_retry/events.py already catch and
+ * log handler errors). None of them may be called with an exception set, except
+ * zr_obs_abort, which keeps the set exception. */
+typedef enum {
+    ZR_EV_START = 0,     /* an attempt is about to run (info.number = its number) */
+    ZR_EV_SUCCESS = 1,   /* the call returned a value (info.last_result) */
+    ZR_EV_RETRY = 2,     /* an attempt failed and another follows after info.next_delay */
+    ZR_EV_GIVE_UP = 3,   /* ZR_EV_GIVE_UP + zr_give_up_reason: the call ends with `error` */
+    ZR_EV_CANCELLED = 8  /* cancelled or interrupted (`error` is the BaseException) */
+} zr_event_kind;
+
+void zr_obs_attempt(zr_RetrySpecObject *spec, zr_call *call);
+void zr_obs_success(zr_RetrySpecObject *spec, zr_call *call, PyObject *result);
+/* A failed attempt (exc may be NULL for a rejected result). Returns 1 if exc is not an
+ * Exception (the call is cancelled: counted and told here), else 0. */
+int zr_obs_failure(zr_RetrySpecObject *spec, zr_call *call, PyObject *exc);
+void zr_obs_retry(zr_RetrySpecObject *spec, zr_call *call, PyObject *exc, PyObject *result,
+                  double delay);
+void zr_obs_give_up(zr_RetrySpecObject *spec, zr_call *call, PyObject *exc, PyObject *result,
+                    PyObject *error, zr_give_up_reason reason);
+/* Admission refused before an attempt: `err` (borrowed) is what the breaker raised. */
+void zr_obs_refused(zr_RetrySpecObject *spec, zr_call *call, PyObject *err);
+/* The call ends with the exception currently set, outside the normal decisions (an
+ * interrupted sleep, a failing hook): cancelled if it is not an Exception, else a
+ * give-up. Keeps the exception set. */
+void zr_obs_abort(zr_RetrySpecObject *spec, zr_call *call);
 
 /* --- Retrying / AsyncRetrying (retrying_type.c, async_retrying_type.c) ------------ */
 typedef struct {

@@ -5,10 +5,13 @@
 
 /* circuit breakers (issue 4) */
 void suite_breaker(void);
+/* observability (issue 6) */
+void suite_metrics(void);
 
 /* shared state (issue 5) */
 void suite_shared(void);
 void suite_shared_state(void);
+void suite_breaker_adopt(void);
 
 long zr_test_passed = 0;
 long zr_test_failed = 0;
@@ -23,12 +26,18 @@ int main(void)
     suite_breaker();
 
     /* retry budgets and adaptive strategy (issue 4) */
+    void suite_budget(void);
+    void suite_adaptive(void);
+    suite_budget();
+    suite_adaptive();
 
     /* shared state (issue 5) */
     suite_shared();
     suite_shared_state();
+    suite_breaker_adopt();
 
     /* observability (issue 6) */
+    suite_metrics();
 
     /* hardening (issue 9) */
     {
