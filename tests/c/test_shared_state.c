@@ -3,6 +3,7 @@
 #if !defined(_GNU_SOURCE)
 #define _GNU_SOURCE
 #endif
+#include <math.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -208,6 +209,50 @@ static void many_processes(void)
     zr_shared_close(&sh);
 }
 
+static void budget_and_adaptive_repair(void)
+{
+    zr_budget_config bc;
+    zr_budget_config_token(&bc, 10.0, 0.0);
+    zr_shared_budget_arg ba = {&bc, 50.0};
+    zr_budget_state bs;
+    CHECK(zr_shared_budget_init(&bs, &ba) == ZR_OK && bs.tokens == 10.0);
+    bs.tokens = 1e9; /* torn */
+    bs.last_refill = NAN;
+    CHECK(zr_shared_budget_repair(&bs, &ba) == ZR_OK);
+    CHECK(bs.tokens == 0.0 && bs.last_refill == 50.0 && zr_budget_check(&bc, &bs) == ZR_OK);
+    bs.tokens = 4.0; /* in range: kept */
+    CHECK(zr_shared_budget_repair(&bs, &ba) == ZR_OK && bs.tokens == 4.0);
+    bs.tokens = NAN;
+    CHECK(zr_shared_budget_repair(&bs, &ba) == ZR_OK && bs.tokens == 0.0);
+    bs.magic = 0;
+    CHECK(zr_shared_budget_repair(&bs, &ba) == ZR_ECORRUPT);
+    zr_budget_config rc;
+    zr_budget_config_ratio(&rc, 0.2, 10.0, 10.0, 10);
+    zr_shared_budget_arg ra = {&rc, 50.0};
+    CHECK(zr_shared_budget_init(&bs, &ra) == ZR_OK);
+    CHECK(zr_budget_on_request(&rc, &bs, 50.0) == ZR_OK);
+    bs.window_requests = 99; /* sums torn */
+    CHECK(zr_shared_budget_repair(&bs, &ra) == ZR_OK && bs.window_requests == 1);
+    zr_budget_config other;
+    zr_budget_config_token(&other, 5.0, 1.0);
+    CHECK(zr_shared_budget_fingerprint(&bc) != zr_shared_budget_fingerprint(&other));
+    CHECK(zr_shared_budget_fingerprint(&bc) != zr_shared_budget_fingerprint(&rc));
+
+    zr_adaptive_config ac;
+    zr_adaptive_config_default(&ac);
+    zr_adaptive_state as;
+    CHECK(zr_shared_adaptive_init(&as, &ac) == ZR_OK);
+    for (int i = 0; i < 30; i++) CHECK(zr_adaptive_record(&ac, &as, i % 3 != 0) == ZR_OK);
+    as.successes = 0; /* torn */
+    as.head = 5000;
+    CHECK(zr_shared_adaptive_repair(&as, &ac) == ZR_OK && zr_adaptive_check(&ac, &as) == ZR_OK);
+    as.magic = 1;
+    CHECK(zr_shared_adaptive_repair(&as, &ac) == ZR_ECORRUPT);
+    zr_adaptive_config ac2 = ac;
+    ac2.window = 50;
+    CHECK(zr_shared_adaptive_fingerprint(&ac) != zr_shared_adaptive_fingerprint(&ac2));
+}
+
 void suite_shared_state(void)
 {
     snprintf(bdir, sizeof bdir, "/tmp/zr_shared_state_test_%ld", (long)getpid());
@@ -218,5 +263,6 @@ void suite_shared_state(void)
     dead_probe_holder();
     dead_lock_holder();
     many_processes();
+    budget_and_adaptive_repair();
     if (system(cmd) != 0) {}
 }
