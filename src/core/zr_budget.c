@@ -224,9 +224,10 @@ zr_status zr_budget_on_request(const zr_budget_config *cfg, zr_budget_state *sta
 {
     zr_status rc = usable(cfg, state, now);
     if (rc != ZR_OK) return rc;
-    advance(cfg, state, now);
     state->total_requests = zr_sat_add_u64(state->total_requests, 1);
     if (cfg->mode == ZR_BUDGET_RATIO) {
+        /* a token bucket refills lazily (exactly the same result): it needs no time here */
+        ratio_advance(cfg, state, now);
         zr_budget_slot *slot = &state->slots[slot_of(cfg, state->head_epoch)];
         slot->requests = zr_sat_add_u64(slot->requests, 1);
         state->window_requests = zr_sat_add_u64(state->window_requests, 1);
@@ -370,5 +371,22 @@ zr_status zr_budget_reset(const zr_budget_config *cfg, zr_budget_state *state, d
     state->total_granted = 0;
     state->total_refused = 0;
     state->total_returned = 0;
+    return ZR_OK;
+}
+
+zr_status zr_budget_adopt(const zr_budget_config *cfg, zr_budget_state *state, double now,
+                          double tokens, uint64_t seen_granted, uint64_t seen_returned,
+                          double hold)
+{
+    zr_status rc = usable(cfg, state, now);
+    if (rc != ZR_OK) return rc;
+    if (!isfinite(tokens) || !isfinite(hold) || hold < 0.0) return ZR_EINVAL;
+    if (cfg->mode != ZR_BUDGET_TOKEN) return ZR_ESTATE;
+    double spent = state->total_granted >= seen_granted
+                       ? (double)(state->total_granted - seen_granted) : 0.0;
+    double back = state->total_returned >= seen_returned
+                      ? (double)(state->total_returned - seen_returned) : 0.0;
+    state->tokens = zr_clamp(tokens - spent + back, 0.0, cfg->capacity);
+    if (now + hold > state->last_refill) state->last_refill = now + hold;
     return ZR_OK;
 }

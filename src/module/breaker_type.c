@@ -573,6 +573,74 @@ static PyObject *CB_exit(PyObject *self, PyObject *const *args, Py_ssize_t nargs
     Py_RETURN_NONE;
 }
 
+/* `with breaker:` - the permit goes on a per-context stack (a ContextVar holding a tuple),
+ * so nested blocks, threads and asyncio tasks each get their own. */
+static PyObject *CB_cm_enter(PyObject *self, PyObject *noargs)
+{
+    (void)noargs;
+    zr_CircuitBreakerObject *cb = CB(self);
+    if (!ready(cb)) return NULL;
+    if (cb->cm_var == NULL &&
+        (cb->cm_var = PyContextVar_New("zenoo_retry.circuit_breaker.permits", NULL)) == NULL)
+        return NULL;
+    PyObject *token;
+    if (zr_cb_enter(self, &token) < 0) return NULL;
+    PyObject *stack = NULL;
+    if (PyContextVar_Get(cb->cm_var, NULL, &stack) < 0) goto fail;
+    Py_ssize_t n = stack ? PyTuple_GET_SIZE(stack) : 0;
+    PyObject *grown = PyTuple_New(n + 1);
+    if (grown == NULL) goto fail;
+    for (Py_ssize_t i = 0; i < n; i++) PyTuple_SET_ITEM(grown, i, Py_NewRef(PyTuple_GET_ITEM(stack, i)));
+    PyTuple_SET_ITEM(grown, n, Py_NewRef(token));
+    PyObject *ctx_token = PyContextVar_Set(cb->cm_var, grown);
+    Py_DECREF(grown);
+    if (ctx_token == NULL) goto fail;
+    Py_DECREF(ctx_token);
+    Py_XDECREF(stack);
+    Py_DECREF(token);
+    return Py_NewRef(self);
+fail:
+    Py_XDECREF(stack);
+    {
+        PyObject *err = zr_fetch_exception();
+        (void)zr_cb_exit(self, token, NULL); /* return the permit */
+        zr_restore_exception(err);
+    }
+    return NULL;
+}
+
+static PyObject *CB_cm_exit(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    zr_CircuitBreakerObject *cb = CB(self);
+    if (nargs != 3) {
+        PyErr_Format(PyExc_TypeError, "__exit__ takes 3 arguments, got %zd", nargs);
+        return NULL;
+    }
+    PyObject *stack = NULL;
+    if (cb->cm_var != NULL && PyContextVar_Get(cb->cm_var, NULL, &stack) < 0) return NULL;
+    if (stack == NULL || PyTuple_GET_SIZE(stack) == 0) {
+        Py_XDECREF(stack);
+        PyErr_SetString(PyExc_RuntimeError,
+                        "circuit breaker __exit__ without a matching __enter__ in this context");
+        return NULL;
+    }
+    Py_ssize_t n = PyTuple_GET_SIZE(stack);
+    PyObject *token = Py_NewRef(PyTuple_GET_ITEM(stack, n - 1));
+    PyObject *rest = PyTuple_GetSlice(stack, 0, n - 1);
+    Py_DECREF(stack);
+    PyObject *ctx_token = rest ? PyContextVar_Set(cb->cm_var, rest) : NULL;
+    Py_XDECREF(rest);
+    if (ctx_token == NULL) {
+        Py_DECREF(token);
+        return NULL;
+    }
+    Py_DECREF(ctx_token);
+    PyObject *exc = args[1];
+    if (exc != Py_None && !PyExceptionInstance_Check(exc)) exc = Py_None; /* (type, None, tb) */
+    if (zr_cb_exit(self, token, exc == Py_None ? NULL : exc) < 0) return NULL;
+    Py_RETURN_FALSE;
+}
+
 static PyObject *CB_call(PyObject *self, PyObject *const *args, size_t nargsf, PyObject *kwnames)
 {
     Py_ssize_t nargs = PyVectorcall_NARGS(nargsf);
@@ -895,11 +963,56 @@ static PyObject *get_shared(PyObject *self, void *c)
     return zr_cb_shared_name(CB(self));
 }
 
+/* ---- hooks of the Redis backend (issue 5) ---------------------------------------------- */
+
+/* _zr_sync_view() -> (mode, epoch, successes, failures, consecutive_failures, admitted,
+ * rejected, probes_in_use): what the Redis backend reads each sync round, in one lock. */
+static PyObject *CB_sync_view(PyObject *self, PyObject *noargs)
+{
+    (void)noargs;
+    zr_CircuitBreakerObject *cb = CB(self);
+    if (zr_cb_lock(cb) < 0) return NULL;
+    zr_breaker_state v = *cb->state; /* the header only: plain data */
+    zr_cb_unlock(cb);
+    return Py_BuildValue("(IKKKIKKI)", (unsigned int)v.mode, (unsigned long long)v.epoch,
+                         (unsigned long long)v.successes, (unsigned long long)v.failures,
+                         (unsigned int)v.consecutive_failures, (unsigned long long)v.admitted,
+                         (unsigned long long)v.rejected, (unsigned int)v.probes_in_use);
+}
+
+/* _zr_adopt(mode, remaining, expect_epoch) -> bool: take the fleet's mode (zr_breaker_adopt
+ * on the breaker's clock). False when the breaker changed since epoch `expect_epoch` or is
+ * isolated/disabled (nothing done); listeners hear an adopted transition like any other. */
+static PyObject *CB_adopt(PyObject *self, PyObject *args)
+{
+    zr_CircuitBreakerObject *cb = CB(self);
+    unsigned int mode;
+    double remaining, now;
+    unsigned long long epoch;
+    if (!PyArg_ParseTuple(args, "IdK:_zr_adopt", &mode, &remaining, &epoch)) return NULL;
+    if (cb_now(cb, &now) < 0) return NULL;
+    zr_breaker_change ch;
+    if (zr_cb_lock(cb) < 0) return NULL;
+    zr_status rc = zr_breaker_adopt(&cb->cfg, cb->state, now, (uint64_t)epoch, (uint32_t)mode,
+                                    remaining, &ch);
+    zr_cb_unlock(cb);
+    if (rc == ZR_EINVAL) {
+        PyErr_Format(PyExc_ValueError,
+                     "_zr_adopt: mode must be 0, 1 or 2 and remaining finite >= 0, got %R", args);
+        return NULL;
+    }
+    if (ch.changed) fire(cb, &ch);
+    return PyBool_FromLong(rc == ZR_OK);
+}
+
 static PyMethodDef CB_methods[] = {
     {"_zr_enter", CB_enter, METH_NOARGS,
      "_zr_enter() -> token: admit one call or raise CircuitBreakerOpenError."},
     {"_zr_exit", (PyCFunction)(void (*)(void))CB_exit, METH_FASTCALL,
      "_zr_exit(token, exc): report the outcome of the call _zr_enter admitted."},
+    {"__enter__", CB_cm_enter, METH_NOARGS, "with breaker: admit the block or raise."},
+    {"__exit__", (PyCFunction)(void (*)(void))CB_cm_exit, METH_FASTCALL,
+     "Report the block's outcome; never suppresses its exception."},
     {"call", (PyCFunction)(void (*)(void))CB_call, METH_FASTCALL | METH_KEYWORDS,
      "call(fn, /, *args, **kwargs): run fn through the breaker."},
     {"should_allow_request", CB_should_allow, METH_NOARGS,
@@ -917,6 +1030,10 @@ static PyMethodDef CB_methods[] = {
      "add_listener(fn): fn(breaker, old_state, new_state) after each state change."},
     {"remove_listener", CB_remove_listener, METH_O, "remove_listener(fn)."},
     {"_wrap", CB_wrap, METH_O, "_wrap(func) -> C wrapper running func through the breaker."},
+    {"_zr_sync_view", CB_sync_view, METH_NOARGS,
+     "_zr_sync_view() -> tuple: the counters the Redis backend syncs."},
+    {"_zr_adopt", CB_adopt, METH_VARARGS,
+     "_zr_adopt(mode, remaining, expect_epoch) -> bool: take the fleet's mode (Redis)."},
     {NULL, NULL, 0, NULL},
 };
 
@@ -955,6 +1072,7 @@ static int CB_traverse(PyObject *op, visitproc visit, void *arg)
     Py_VISIT(self->listeners);
     Py_VISIT(self->name);
     Py_VISIT(self->token_cache);
+    Py_VISIT(self->cm_var);
     Py_VISIT(self->dict);
     return 0;
 }
@@ -967,6 +1085,7 @@ static int CB_clear(PyObject *op)
     Py_CLEAR(self->listeners);
     Py_CLEAR(self->name);
     Py_CLEAR(self->token_cache);
+    Py_CLEAR(self->cm_var);
     Py_CLEAR(self->dict);
     return 0;
 }

@@ -18,6 +18,8 @@
 #include "../core/zr_budget.h"
 #include "../core/zr_shared_state.h"
 
+#include <time.h>
+
 typedef struct {
     PyObject_HEAD
     zr_budget_config cfg;   /* immutable once initialised */
@@ -60,11 +62,25 @@ typedef enum {
     OP_SNAPSHOT
 } budget_op_kind;
 
+/* The default budget clock: CLOCK_MONOTONIC_COARSE where the platform has it (Linux: the
+ * kernel tick, 1-10 ms resolution, read in ~10 ns where a precise read can cost 25-150 ns
+ * in virtual machines); budgets need no finer time. Same epoch as CLOCK_MONOTONIC, so
+ * processes sharing a budget agree. Elsewhere zr_clock_monotonic(). */
+static double budget_default_now(void)
+{
+#ifdef CLOCK_MONOTONIC_COARSE
+    struct timespec ts;
+    if (clock_gettime(CLOCK_MONOTONIC_COARSE, &ts) == 0)
+        return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+#endif
+    return zr_clock_monotonic();
+}
+
 /* Current time from the budget's clock: 0, or -1 with an exception set. */
 static int budget_now(zr_RetryBudgetObject *self, double *now)
 {
     if (self->clock == NULL) {
-        *now = zr_clock_monotonic();
+        *now = budget_default_now();
         return 0;
     }
     PyObject *fn = Py_NewRef(self->clock);
@@ -92,9 +108,12 @@ static int budget_now(zr_RetryBudgetObject *self, double *now)
 static int budget_op(zr_RetryBudgetObject *self, budget_op_kind op, uint64_t n, int *granted,
                      double *avail, zr_budget_state *snap)
 {
-    double now;
-    if (budget_now(self, &now) < 0) return -1;
-    self->sarg.now = now; /* a repair after a dead lock holder starts from now */
+    double now = 0.0;
+    /* a token bucket counts a request without looking at the time (zr_budget_on_request) */
+    if (!(op == OP_REQUEST && self->cfg.mode == ZR_BUDGET_TOKEN) && budget_now(self, &now) < 0)
+        return -1;
+    if (!(op == OP_REQUEST && self->cfg.mode == ZR_BUDGET_TOKEN))
+        self->sarg.now = now; /* a repair after a dead lock holder starts from now */
     if (budget_lock(self) < 0) return -1;
     zr_status rc = ZR_OK;
     switch (op) {
@@ -196,7 +215,7 @@ static PyObject *RetryBudget_new(PyTypeObject *type, PyObject *args, PyObject *k
     /* usable even if __init__ is never called: seed 000's RetryBudget(100, 10.0) */
     zr_budget_config_token(&self->cfg, 100.0, 10.0);
     self->state = &self->local;
-    if (zr_budget_init(&self->cfg, self->state, zr_clock_monotonic()) != ZR_OK) {
+    if (zr_budget_init(&self->cfg, self->state, budget_default_now()) != ZR_OK) {
         Py_DECREF(self);
         PyErr_SetString(PyExc_RuntimeError, "could not initialise the retry budget");
         return NULL;
@@ -485,6 +504,33 @@ static PyGetSetDef RetryBudget_getset[] = {
     {NULL, NULL, NULL, NULL, NULL},
 };
 
+/* _zr_adopt(tokens, seen_granted, seen_returned, hold): a Redis-shared budget (issue 5)
+ * sets the bucket to this host's share of the fleet's tokens, minus what was spent here
+ * since the totals were read, and pauses the local refill for `hold` seconds
+ * (zr_budget_adopt, under the lock). Token buckets only. */
+static PyObject *RetryBudget_zr_adopt(zr_RetryBudgetObject *self, PyObject *args)
+{
+    double tokens, hold, now;
+    unsigned long long granted, returned;
+    if (!PyArg_ParseTuple(args, "dKKd:_zr_adopt", &tokens, &granted, &returned, &hold))
+        return NULL;
+    if (budget_now(self, &now) < 0) return NULL;
+    if (budget_lock(self) < 0) return NULL;
+    zr_status rc = zr_budget_adopt(&self->cfg, self->state, now, tokens, (uint64_t)granted,
+                                   (uint64_t)returned, hold);
+    budget_unlock(self);
+    if (rc == ZR_ESTATE) {
+        PyErr_SetString(PyExc_TypeError, "only token-bucket budgets can adopt a shared level");
+        return NULL;
+    }
+    if (rc != ZR_OK) {
+        PyErr_Format(PyExc_ValueError, "_zr_adopt: tokens and hold must be finite (hold >= 0), "
+                     "got %R", args);
+        return NULL;
+    }
+    Py_RETURN_NONE;
+}
+
 static PyMethodDef RetryBudget_methods[] = {
     {"try_acquire", (PyCFunction)RetryBudget_try_acquire, METH_NOARGS,
      "try_acquire() -> bool\n\nTake one token (one retry); False when the budget is empty."},
@@ -507,6 +553,9 @@ static PyMethodDef RetryBudget_methods[] = {
      "Retry-engine protocol: a logical call starts."},
     {"_zr_try_retry", (PyCFunction)RetryBudget_try_acquire, METH_NOARGS,
      "Retry-engine protocol: may the call retry? (takes one token)"},
+    {"_zr_adopt", (PyCFunction)RetryBudget_zr_adopt, METH_VARARGS,
+     "_zr_adopt(tokens, seen_granted, seen_returned, hold): take a level decided by the fleet "
+     "(Redis backend)."},
     {NULL, NULL, 0, NULL},
 };
 
