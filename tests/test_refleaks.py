@@ -692,7 +692,7 @@ def test_no_leak(name, build, quiet_logs):
     fn, watch = build()
     # (no instant_retries here: its recorder keeps every skipped delay; the cases use
     # zero delays or injected sleeps, and the cancellation case needs a real sleep)
-    assert_no_leak(fn, watch=tuple(watch) + WATCH_TYPES, warmup=100, round_calls=60, name=name)
+    assert_no_leak(fn, watch=tuple(watch) + WATCH_TYPES, warmup=300, round_calls=60, name=name)
 
 
 # ---- the checker itself can fail -------------------------------------------------------------
