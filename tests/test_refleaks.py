@@ -300,9 +300,15 @@ def block_form_sync_and_async():
                 flaky()
 
     async def async_blocks():
-        async for attempt in z.attempts(max_attempts=3, delay=0):
-            with attempt:
-                raise ValueError
+        # an async generator left by an exception is finalised by the loop later (a task
+        # per call piling up between our run_until_complete calls): close it here
+        agen = z.attempts(max_attempts=3, delay=0).__aiter__()
+        try:
+            async for attempt in agen:
+                with attempt:
+                    raise ValueError
+        finally:
+            await agen.aclose()
 
     return (lambda: (sync_blocks(), expect(z.MaxRetriesExceededError, lambda: run(async_blocks()))())), ()
 
