@@ -308,7 +308,10 @@ zr_status zr_shm_lock(zr_shm *s, int *recovered)
     if (rc == EOWNERDEAD) {
         *recovered = 1;
         s->hdr->recoveries = zr_sat_add_u64(s->hdr->recoveries, 1);
-        if (pthread_mutex_consistent(&s->hdr->lock) != 0) return ZR_EIO;
+        if (pthread_mutex_consistent(&s->hdr->lock) != 0) {
+            (void)pthread_mutex_unlock(&s->hdr->lock); /* never return holding it */
+            return ZR_EIO;
+        }
         return ZR_OK;
     }
     return rc == 0 ? ZR_OK : ZR_EIO;
