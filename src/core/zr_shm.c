@@ -371,6 +371,17 @@ zr_status zr_shm_examine(const char *path, zr_shm_info *info)
     return problem_status(info->problem);
 }
 
+zr_status zr_shm_read_payload(const char *path, const zr_shm_info *info, size_t offset,
+                              void *buf, size_t len)
+{
+    if (offset > info->payload_size || len > info->payload_size - offset) return ZR_ERANGE;
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0) return ZR_EIO;
+    ssize_t got = pread(fd, buf, len, (off_t)(payload_offset() + offset));
+    close(fd);
+    return got == (ssize_t)len ? ZR_OK : ZR_EIO;
+}
+
 zr_status zr_shm_inspect(const char *path, zr_shm_info *info)
 {
     zr_shm_info tmp;
