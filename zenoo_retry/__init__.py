@@ -54,10 +54,31 @@ from ._core import RetryAttempt
 # retry budgets and adaptive strategy (issue 4)
 
 # shared state (issue 5)
+from . import shared
+from .exceptions import (
+    SharedConfigMismatchError,
+    SharedSegmentCorruptedError,
+    SharedSegmentNotFoundError,
+    SharedSegmentPermissionError,
+    SharedSegmentVersionError,
+    SharedStateError,
+)
 
 # observability (issue 6)
+import logging as _logging
+
+_logging.getLogger("zenoo_retry").addHandler(_logging.NullHandler())
+from .metrics import CallMetrics, RetryMetrics, async_execute_with_metrics, execute_with_metrics
+from .events import RetryEventHandler
+from . import logs as _logs
+
+_logs.install()
 
 # operations toolkit (issue 7)
+from .classification import ErrorClassifier, ErrorType, classify, register_error_type
+from .retry_after import RetryAfter, parse_retry_after
+from .dead_letters import DeadLetter, DeadLetterQueue
+from .custom import CustomRetryPolicy, RetryDecision
 
 
 __version__ = "0.1.0"
@@ -99,10 +120,32 @@ __all__ = [
     # retry budgets and adaptive strategy (issue 4)
 
     # shared state (issue 5)
+    "shared",
+    "SharedConfigMismatchError",
+    "SharedSegmentCorruptedError",
+    "SharedSegmentNotFoundError",
+    "SharedSegmentPermissionError",
+    "SharedSegmentVersionError",
+    "SharedStateError",
 
     # observability (issue 6)
+    "CallMetrics",
+    "RetryMetrics",
+    "RetryEventHandler",
+    "async_execute_with_metrics",
+    "execute_with_metrics",
 
     # operations toolkit (issue 7)
+    "ErrorClassifier",
+    "ErrorType",
+    "classify",
+    "register_error_type",
+    "RetryAfter",
+    "parse_retry_after",
+    "DeadLetter",
+    "DeadLetterQueue",
+    "CustomRetryPolicy",
+    "RetryDecision",
 
 ]
 

@@ -55,6 +55,7 @@ class AttemptContext:
         self._done = True
         if exc is None:
             run.spec.exit(token, None)
+            run.spec.succeeded(self.number)  # metrics / events (issue 6)
             self._decision = None
             return False
         run.spec.exit(token, exc)
@@ -107,7 +108,7 @@ class Attempts:
         number = 0
         while True:
             number += 1
-            attempt = AttemptContext(run, number, self.spec.enter())
+            attempt = AttemptContext(run, number, self.spec.enter(number))
             yield attempt
             if not attempt._done:
                 raise RuntimeError("each attempt must be used as a context manager: `with attempt:`")
@@ -124,7 +125,7 @@ class Attempts:
         number = 0
         while True:
             number += 1
-            attempt = AttemptContext(run, number, self.spec.enter())
+            attempt = AttemptContext(run, number, self.spec.enter(number))
             yield attempt
             if not attempt._done:
                 raise RuntimeError("each attempt must be used as a context manager: `with attempt:`")

@@ -50,6 +50,8 @@ def build_policy(
     reraise: Optional[bool] = None,
     circuit_breaker: Any = None,
     budget: Any = None,
+    metrics: Any = None,
+    **ops: Any,
 ) -> RetryPolicy:
     """The policy a decorator call describes: ``policy`` (a RetryPolicy or a preset name)
     with the given overrides applied. Without a policy, every ``Exception`` is retried
@@ -58,6 +60,10 @@ def build_policy(
         policy = preset(policy)
     if policy is None:
         policy = RetryPolicy()
+    elif _is_custom_policy(policy):  # seed 003: should_retry(attempt, error)
+        from .custom import as_retry_policy
+
+        policy = as_retry_policy(policy)
     elif not isinstance(policy, RetryPolicy):
         raise TypeError(f"policy must be a RetryPolicy, a preset name or None, got {policy!r}")
     changes: dict = {}
@@ -81,10 +87,28 @@ def build_policy(
             "non_retryable_exceptions", non_retryable_exceptions)
     for key, value in (("timeout", timeout), ("retry_condition", retry_condition),
                        ("retry_on_result", retry_on_result), ("delay_hint", delay_hint),
-                       ("reraise", reraise), ("circuit_breaker", circuit_breaker), ("budget", budget)):
+                       ("reraise", reraise), ("circuit_breaker", circuit_breaker), ("budget", budget),
+                       ("metrics", metrics)):
         if value is not None:
             changes[key] = value
+    # operations toolkit (issue 7): retryable_errors, permanent_errors, classifier,
+    # respect_retry_after, rate_limit_strategy, max_hint_delay
+    changes.update(_ops_changes(policy, ops))
     return policy.copy(**changes) if changes else policy
+
+
+def _is_custom_policy(policy: Any) -> bool:
+    return not isinstance(policy, (RetryPolicy, type)) and callable(getattr(policy, "should_retry", None))
+
+
+def _ops_changes(policy: RetryPolicy, ops: dict) -> dict:
+    """Validate the operations-toolkit options of a decorator call."""
+    from .policies import _OPS_FIELDS
+
+    unknown = set(ops) - set(_OPS_FIELDS)
+    if unknown:
+        raise TypeError(f"unexpected keyword argument(s): {', '.join(sorted(unknown))}")
+    return {k: v for k, v in ops.items() if v is not None}
 
 
 def _mark_coroutine_function(wrapper: Any, func: Any) -> None:
@@ -129,9 +153,16 @@ def _make_decorator(is_async: bool, policy: RetryPolicy, hooks: dict, extra: dic
             pass
         if is_async:
             _mark_coroutine_function(wrapper, func)
+        if extra.get("async_dead_letter"):  # operations toolkit (issue 7)
+            from .dead_letters import with_async_dead_letters
+
+            wrapper = with_async_dead_letters(wrapper, func)
         total_timeout = extra.get("total_timeout")
         if total_timeout is not None and is_async:
-            return _with_total_timeout(wrapper, func, total_timeout)  # type: ignore[return-value]
+            wrapper = _with_total_timeout(wrapper, func, total_timeout)
+        wrap = getattr(hooks.get("observer"), "wrap_callable", None)  # e.g. OpenTelemetry spans
+        if wrap is not None:
+            wrapper = wrap(wrapper, is_async, name)
         return wrapper  # type: ignore[no-any-return]
 
     return decorate
@@ -203,19 +234,30 @@ def _decorator(
     name: Optional[str] = None,
     attempt_timeout: Optional[float] = None,
     total_timeout: Optional[float] = None,
+    metrics: Any = None,
+    event_handler: Any = None,
+    **ops: Any,
 ) -> Any:
     func = None
-    if callable(policy) and not isinstance(policy, RetryPolicy):  # bare @retry
-        func, policy = policy, None
+    if callable(policy) and not isinstance(policy, RetryPolicy) and not _is_custom_policy(policy):
+        func, policy = policy, None  # bare @retry
+    # operations toolkit (issue 7): dead letters are a per-decoration hook
+    dead_letter = ops.pop("dead_letter", None)
+    dead_letter_metadata = ops.pop("dead_letter_metadata", None)
     pol = build_policy(
         policy, max_attempts=max_attempts, delay=delay, backoff_multiplier=backoff_multiplier,
         max_delay=max_delay, exceptions=exceptions, non_retryable_exceptions=non_retryable_exceptions,
         timeout=timeout, retry_condition=retry_condition, strategy=strategy,
         retry_on_result=retry_on_result, delay_hint=delay_hint, reraise=reraise,
-        circuit_breaker=circuit_breaker, budget=budget,
+        circuit_breaker=circuit_breaker, budget=budget, metrics=metrics, **ops,
     )
     hooks = dict(on_retry=on_retry, on_give_up=on_give_up, sleep=sleep, clock=clock,
                  fallback=fallback, fallback_factory=fallback_factory, name=name)
+    if event_handler is not None:  # observability (issue 6)
+        from .events import EventDispatcher
+
+        hooks["observer"] = EventDispatcher.for_handlers(event_handler, breaker=pol.circuit_breaker,
+                                                         budget=pol.budget)
     for key in ("on_retry", "on_give_up", "sleep", "clock", "fallback_factory"):
         _optional_callable(key, hooks[key])
     if name is not None and not isinstance(name, str):
@@ -224,8 +266,18 @@ def _decorator(
         _check_seconds("total_timeout", total_timeout)
     if attempt_timeout is not None:
         _check_seconds("attempt_timeout", attempt_timeout)
-    deco = _make_decorator(is_async, pol, hooks,
-                           {"attempt_timeout": attempt_timeout, "total_timeout": total_timeout})
+    extra = {"attempt_timeout": attempt_timeout, "total_timeout": total_timeout}
+    if dead_letter is not None or dead_letter_metadata is not None:
+        from .dead_letters import DeadLetterHook, is_async_handler
+
+        if dead_letter is None:
+            raise TypeError("dead_letter_metadata needs a dead_letter handler")
+        hooks["on_give_up"] = DeadLetterHook(dead_letter, dead_letter_metadata, on_give_up)
+        if is_async_handler(dead_letter):
+            if not is_async:
+                raise TypeError(f"dead_letter {dead_letter!r} is async: use it with async_retry")
+            extra["async_dead_letter"] = True
+    deco = _make_decorator(is_async, pol, hooks, extra)
     return deco(func) if func is not None else deco
 
 
@@ -242,7 +294,8 @@ def retry(policy: Any = None, max_attempts: Optional[int] = None, delay: Optiona
     seconds), ``retry_condition(exc, attempt) -> bool | seconds``, ``strategy``.
     Options: ``non_retryable_exceptions``, ``retry_on_result``, ``delay_hint``, ``reraise``,
     ``sleep``, ``clock``, ``circuit_breaker``, ``budget``, ``on_give_up``, ``fallback``,
-    ``fallback_factory``, ``name``. Usable bare (``@retry``) or called (``@retry(...)``).
+    ``fallback_factory``, ``name``, ``metrics`` (RetryMetrics), ``event_handler``
+    (RetryEventHandler or a list of them). Usable bare (``@retry``) or called (``@retry(...)``).
     """
     return _decorator(False, policy, max_attempts, delay, backoff_multiplier, max_delay,
                       exceptions, on_retry, timeout, retry_condition, strategy, **options)

@@ -16,6 +16,12 @@ __all__ = [
     "CircuitBreakerOpenError",
     "BudgetExhaustedError",
     "InvalidConfigurationError",
+    "SharedStateError",
+    "SharedSegmentNotFoundError",
+    "SharedSegmentCorruptedError",
+    "SharedSegmentVersionError",
+    "SharedSegmentPermissionError",
+    "SharedConfigMismatchError",
 ]
 
 
@@ -140,3 +146,41 @@ class InvalidConfigurationError(RetryError, ValueError):
         if parameter:
             self.parameter = parameter
             self.value = value
+
+
+class SharedStateError(RetryError):
+    """A shared-memory segment (``shared="name"``) cannot be used.
+
+    ``name`` is the segment name, ``path`` its file and ``problem`` a short code
+    (``"truncated"``, ``"foreign"``, ``"stale"``, ``"corrupted"``, ``"other-kind"``,
+    ``"config-mismatch"``, ``"bad-owner"``, ``"bad-mode"``, ``"not-regular"``,
+    ``"unsafe-dir"``, ``"missing"``, ``"unreadable"``).
+    """
+
+    def __init__(self, message: str = "", *, name: str = "", path: str = "",
+                 problem: str = "") -> None:
+        super().__init__(message)
+        self.name = name
+        self.path = path
+        self.problem = problem
+
+
+class SharedSegmentNotFoundError(SharedStateError, LookupError):
+    """No segment of that name exists (inspect/remove)."""
+
+
+class SharedSegmentCorruptedError(SharedStateError):
+    """The file is truncated, foreign, has a bad header checksum or holds another kind."""
+
+
+class SharedSegmentVersionError(SharedStateError):
+    """The segment was written by a zenoo_retry with another layout version (stale)."""
+
+
+class SharedSegmentPermissionError(SharedStateError):
+    """The file or its directory is not private to this user (owner, mode, symlink)."""
+
+
+class SharedConfigMismatchError(SharedStateError):
+    """The name is in use with a different configuration: sharing it would mix two
+    breakers (or budgets) silently, so it is refused."""

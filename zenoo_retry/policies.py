@@ -18,6 +18,7 @@ from typing import Any, Callable, Dict, Iterable, Optional, Tuple, Type, Union
 from . import _core
 from .classification import http_status, is_server_error, is_transient_db_error
 from .exceptions import InvalidConfigurationError
+from .metrics import RetryMetrics, metrics_cell
 from .strategies import (
     ExponentialBackoffStrategy,
     FixedDelayStrategy,
@@ -70,7 +71,8 @@ class RetryPolicy:
     (checked first), ``retry_condition(exception, attempt) -> bool | seconds``,
     ``timeout`` (total seconds; no sleep is started that would end past it),
     ``circuit_breaker``, ``budget``, ``retry_on_result(result) -> bool``,
-    ``delay_hint(exception) -> seconds | None`` (e.g. Retry-After), ``reraise``.
+    ``delay_hint(exception) -> seconds | None`` (e.g. Retry-After), ``reraise``,
+    ``metrics`` (a :class:`~zenoo_retry.metrics.RetryMetrics`, counted in C).
     """
 
     def __init__(
@@ -87,6 +89,14 @@ class RetryPolicy:
         delay_hint: Optional[Callable[[BaseException], Optional[float]]] = None,
         reraise: bool = False,
         name: Optional[str] = None,
+        metrics: Any = None,
+        # operations toolkit (issue 7): error types, Retry-After, rate-limit schedule
+        retryable_errors: Any = None,
+        permanent_errors: Any = None,
+        classifier: Any = None,
+        respect_retry_after: Any = False,
+        rate_limit_strategy: Optional[RetryStrategy] = None,
+        max_hint_delay: Optional[float] = None,
     ) -> None:
         if strategy is None:
             strategy = ExponentialBackoffStrategy()
@@ -118,6 +128,11 @@ class RetryPolicy:
         if name is not None and not isinstance(name, str):
             raise TypeError(f"name must be a str or None, got {name!r}")
         self.name = name
+        if metrics is not None and not isinstance(metrics, (RetryMetrics, _core.OperationMetrics)):
+            raise TypeError(f"metrics must be a RetryMetrics, an OperationMetrics or None, got {metrics!r}")
+        self.metrics = metrics  # observability (issue 6): counters kept in C
+        _ops_options(self, retryable_errors, permanent_errors, classifier, respect_retry_after,
+                     rate_limit_strategy, max_hint_delay)
 
     @property
     def max_attempts(self) -> int:
@@ -137,6 +152,8 @@ class RetryPolicy:
             delay_hint=self.delay_hint,
             reraise=self.reraise,
             name=self.name,
+            metrics=self.metrics,
+            **_ops_args(self),
         )
         unknown = set(changes) - set(args)
         if unknown:
@@ -154,6 +171,7 @@ class RetryPolicy:
         fallback: Any = _MISSING,
         fallback_factory: Optional[Callable[[BaseException], Any]] = None,
         name: Optional[str] = None,
+        observer: Optional[Callable[[int, Any, Any], Any]] = None,
     ) -> _core.RetrySpec:
         """The C ``RetrySpec`` for this policy plus per-decoration hooks."""
         kwargs: Dict[str, Any] = dict(
@@ -173,8 +191,11 @@ class RetryPolicy:
             fallback_factory=_optional_callable("fallback_factory", fallback_factory),
             name=name if name is not None else self.name,
         )
+        kwargs["metrics"] = metrics_cell(self.metrics, kwargs["name"] or "")
+        kwargs["observer"] = _optional_callable("observer", observer)
         if fallback is not _MISSING:
             kwargs["fallback"] = fallback
+        _ops_compile(self, kwargs)
         return _core.RetrySpec(self.strategy, **kwargs)
 
     def __repr__(self) -> str:
@@ -183,6 +204,51 @@ class RetryPolicy:
             f"{type(self).__name__}(strategy={self.strategy!r}, retryable=({exc}), "
             f"timeout={self.timeout!r})"
         )
+
+
+_OPS_FIELDS = ("retryable_errors", "permanent_errors", "classifier", "respect_retry_after",
+               "rate_limit_strategy", "max_hint_delay")
+
+
+def _ops_options(policy: RetryPolicy, retryable: Any, permanent: Any, classifier: Any,
+                 respect_retry_after: Any, rate_limit_strategy: Any, max_hint_delay: Any) -> None:
+    """Validate and store the operations-toolkit options (see error_rules.py)."""
+    from .classification import ErrorClassifier, error_types
+    from .error_rules import retry_after_option
+
+    policy.retryable_errors = None if retryable is None else error_types("retryable_errors", retryable)
+    policy.permanent_errors = None if permanent is None else error_types("permanent_errors", permanent)
+    if classifier is not None and not isinstance(classifier, ErrorClassifier):
+        raise TypeError(f"classifier must be an ErrorClassifier or None, got {classifier!r}")
+    policy.classifier = classifier
+    retry_after_option(respect_retry_after)
+    policy.respect_retry_after = respect_retry_after
+    if rate_limit_strategy is not None and not isinstance(rate_limit_strategy, _core.Backoff):
+        raise TypeError(f"rate_limit_strategy must be a retry strategy or None, got {rate_limit_strategy!r}")
+    policy.rate_limit_strategy = rate_limit_strategy
+    if max_hint_delay is not None:
+        if isinstance(max_hint_delay, bool) or not isinstance(max_hint_delay, (int, float)):
+            raise TypeError(f"max_hint_delay must be a number of seconds or None, got {max_hint_delay!r}")
+        if not (math.isfinite(max_hint_delay) and max_hint_delay >= 0):
+            raise InvalidConfigurationError(f"max_hint_delay must be a finite number >= 0, got {max_hint_delay!r}",
+                                            parameter="max_hint_delay", value=max_hint_delay)
+    policy.max_hint_delay = max_hint_delay
+
+
+def _ops_args(policy: RetryPolicy) -> Dict[str, Any]:
+    return {key: getattr(policy, key) for key in _OPS_FIELDS}
+
+
+def _ops_compile(policy: RetryPolicy, kwargs: Dict[str, Any]) -> None:
+    """Turn the operations-toolkit options into RetrySpec's condition/delay_hint/cap."""
+    from .error_rules import compile_error_rules, retry_after_option
+
+    kwargs["condition"], kwargs["delay_hint"], kwargs["max_hint_delay"] = compile_error_rules(
+        condition=kwargs["condition"], delay_hint=kwargs["delay_hint"],
+        retryable_errors=policy.retryable_errors, permanent_errors=policy.permanent_errors,
+        classifier=policy.classifier, rate_limit_strategy=policy.rate_limit_strategy,
+        retry_after=retry_after_option(policy.respect_retry_after),
+        max_hint_delay=policy.max_hint_delay, strategy=policy.strategy)
 
 
 def _retry_db_transient(exc: BaseException, attempt: Any) -> bool:

@@ -79,22 +79,75 @@ static zr_status make_path(char *buf, const char *dir, const char *name, const c
     return (n < 0 || n >= ZR_SHM_PATH_MAX) ? ZR_ERANGE : ZR_OK;
 }
 
-/* Check a mapped header against what the caller expects. */
-static zr_status check_header(const zr_shm_header *h, uint64_t file_size, uint32_t kind,
-                              uint64_t fingerprint, size_t payload_size, int check_expect)
+const char *zr_shm_problem_str(zr_shm_problem p)
 {
-    if (file_size < sizeof *h) return ZR_ECORRUPT;
-    if (h->magic != ZR_SHM_MAGIC || h->layout_version != ZR_SHM_LAYOUT_VERSION)
-        return ZR_ECORRUPT;
-    if (h->checksum != header_checksum(h)) return ZR_ECORRUPT;
+    switch (p) {
+    case ZR_SHM_HEALTHY: return "healthy";
+    case ZR_SHM_MISSING: return "no such segment";
+    case ZR_SHM_UNREADABLE: return "the file cannot be opened, read or mapped";
+    case ZR_SHM_NOT_REGULAR: return "not a regular file (symlink, directory or device)";
+    case ZR_SHM_BAD_OWNER: return "owned by another user";
+    case ZR_SHM_BAD_MODE: return "group or others may access it (segments must be mode 0600)";
+    case ZR_SHM_TRUNCATED: return "truncated: the file is shorter than its header and payload";
+    case ZR_SHM_FOREIGN: return "foreign file: no zenoo_retry segment magic";
+    case ZR_SHM_STALE:
+        return "stale segment: written by a zenoo_retry with another layout version";
+    case ZR_SHM_CORRUPT: return "corrupted: header checksum or offsets do not match";
+    case ZR_SHM_OTHER_KIND:
+        return "holds another kind of state (e.g. a budget where a breaker was expected)";
+    case ZR_SHM_OTHER_CONFIG:
+        return "configuration mismatch: created with different settings under the same name";
+    case ZR_SHM_UNSAFE_DIR:
+        return "the segment directory is not private (must be a directory owned by this user, "
+               "mode 0700)";
+    }
+    return "unknown problem";
+}
+
+static zr_status problem_status(zr_shm_problem p)
+{
+    switch (p) {
+    case ZR_SHM_HEALTHY: return ZR_OK;
+    case ZR_SHM_MISSING:
+    case ZR_SHM_UNREADABLE: return ZR_EIO;
+    case ZR_SHM_NOT_REGULAR:
+    case ZR_SHM_BAD_OWNER:
+    case ZR_SHM_BAD_MODE:
+    case ZR_SHM_OTHER_CONFIG:
+    case ZR_SHM_UNSAFE_DIR: return ZR_ESTATE;
+    default: return ZR_ECORRUPT;
+    }
+}
+
+/* Check a header read from a file of `file_size` bytes (of which `avail` bytes of the
+ * header could be read) against what the caller expects (check_expect). */
+static zr_shm_problem check_header(const zr_shm_header *h, uint64_t file_size, size_t avail,
+                                   uint32_t kind, uint64_t fingerprint, size_t payload_size,
+                                   int check_expect)
+{
+    if (avail < sizeof h->magic) return ZR_SHM_TRUNCATED;
+    if (h->magic != ZR_SHM_MAGIC) return ZR_SHM_FOREIGN;
+    if (avail < offsetof(zr_shm_header, kind)) return ZR_SHM_TRUNCATED;
+    if (h->layout_version != ZR_SHM_LAYOUT_VERSION) return ZR_SHM_STALE;
+    if (avail < sizeof *h || file_size < sizeof *h) return ZR_SHM_TRUNCATED;
+    if (h->checksum != header_checksum(h) || h->payload_offset != payload_offset())
+        return ZR_SHM_CORRUPT;
     /* written as a subtraction: a hostile payload_size near 2^64 must not wrap the sum */
-    if (h->payload_offset != payload_offset() || file_size < h->payload_offset ||
-        h->payload_size > file_size - h->payload_offset)
-        return ZR_ECORRUPT;
-    if (!check_expect) return ZR_OK;
-    if (h->kind != kind || h->payload_size != payload_size) return ZR_ECORRUPT;
-    if (h->fingerprint != fingerprint) return ZR_ESTATE;
-    return ZR_OK;
+    if (file_size < h->payload_offset || h->payload_size > file_size - h->payload_offset)
+        return ZR_SHM_TRUNCATED;
+    if (!check_expect) return ZR_SHM_HEALTHY;
+    if (h->kind != kind || h->payload_size != payload_size) return ZR_SHM_OTHER_KIND;
+    if (h->fingerprint != fingerprint) return ZR_SHM_OTHER_CONFIG;
+    return ZR_SHM_HEALTHY;
+}
+
+/* Owner, type and mode checks of an opened file. */
+static zr_shm_problem check_stat(const struct stat *fs)
+{
+    if (!S_ISREG(fs->st_mode)) return ZR_SHM_NOT_REGULAR;
+    if (fs->st_uid != getuid()) return ZR_SHM_BAD_OWNER;
+    if ((fs->st_mode & 077) != 0) return ZR_SHM_BAD_MODE;
+    return ZR_SHM_HEALTHY;
 }
 
 static zr_status map_file(int fd, size_t size, void **base)
@@ -165,45 +218,66 @@ zr_status zr_shm_open(zr_shm *s, const char *dir, const char *name, uint32_t kin
                       uint64_t fingerprint, size_t payload_size, zr_shm_init_fn init, void *arg,
                       int *created)
 {
+    return zr_shm_open_why(s, dir, name, kind, fingerprint, payload_size, init, arg, created,
+                           NULL);
+}
+
+zr_status zr_shm_open_why(zr_shm *s, const char *dir, const char *name, uint32_t kind,
+                          uint64_t fingerprint, size_t payload_size, zr_shm_init_fn init,
+                          void *arg, int *created, zr_shm_problem *why)
+{
+    zr_shm_problem dummy;
+    if (why == NULL) why = &dummy;
+    *why = ZR_SHM_HEALTHY;
     if (!zr_shm_name_valid(name) || payload_size == 0 || payload_size > ((size_t)1 << 30))
         return ZR_EINVAL;
     zr_status st = zr_shm_ensure_dir(dir);
-    if (st != ZR_OK) return st;
+    if (st != ZR_OK) {
+        *why = st == ZR_ESTATE ? ZR_SHM_UNSAFE_DIR : ZR_SHM_UNREADABLE;
+        return st;
+    }
     char path[ZR_SHM_PATH_MAX];
     if (make_path(path, dir, name, ".zrseg") != ZR_OK) return ZR_ERANGE;
     int did_create = 0;
     for (int tries = 0; tries < 3; tries++) {
         int fd = open(path, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
         if (fd < 0) {
-            if (errno != ENOENT) return ZR_EIO;
+            if (errno == ELOOP) {
+                *why = ZR_SHM_NOT_REGULAR;
+                return ZR_ESTATE;
+            }
+            if (errno != ENOENT) {
+                *why = ZR_SHM_UNREADABLE;
+                return ZR_EIO;
+            }
             st = create_segment(dir, name, path, kind, fingerprint, payload_size, init, arg);
             if (st == ZR_OK) did_create = 1;
             else if (st != ZR_ESTATE) return st;
             continue; /* open what is now in place */
         }
         struct stat fs;
-        if (fstat(fd, &fs) != 0) { /* (fs is unset: do not look at it) */
-            close(fd);
-            return ZR_EIO;
+        zr_shm_problem p = ZR_SHM_UNREADABLE;
+        if (fstat(fd, &fs) == 0) p = check_stat(&fs);
+        if (p == ZR_SHM_HEALTHY && (uint64_t)fs.st_size < sizeof(zr_shm_header)) {
+            /* too short to map a header: tell foreign from truncated by the magic */
+            zr_shm_header h;
+            ssize_t got = pread(fd, &h, sizeof h, 0);
+            p = check_header(&h, (uint64_t)fs.st_size, got > 0 ? (size_t)got : 0, kind,
+                             fingerprint, payload_size, 1);
+            if (p == ZR_SHM_HEALTHY) p = ZR_SHM_TRUNCATED;
         }
-        if (!S_ISREG(fs.st_mode) || fs.st_uid != getuid()) {
-            close(fd);
-            return fs.st_uid != getuid() ? ZR_ESTATE : ZR_EIO;
+        void *base = NULL;
+        if (p == ZR_SHM_HEALTHY && map_file(fd, (size_t)fs.st_size, &base) != ZR_OK)
+            p = ZR_SHM_UNREADABLE;
+        if (p == ZR_SHM_HEALTHY) {
+            p = check_header(base, (uint64_t)fs.st_size, sizeof(zr_shm_header), kind,
+                             fingerprint, payload_size, 1);
+            if (p != ZR_SHM_HEALTHY) munmap(base, (size_t)fs.st_size);
         }
-        if ((uint64_t)fs.st_size < sizeof(zr_shm_header)) {
+        if (p != ZR_SHM_HEALTHY) {
             close(fd);
-            return ZR_ECORRUPT;
-        }
-        void *base;
-        if (map_file(fd, (size_t)fs.st_size, &base) != ZR_OK) {
-            close(fd);
-            return ZR_EIO;
-        }
-        st = check_header(base, (uint64_t)fs.st_size, kind, fingerprint, payload_size, 1);
-        if (st != ZR_OK) {
-            munmap(base, (size_t)fs.st_size);
-            close(fd);
-            return st;
+            *why = p;
+            return problem_status(p);
         }
         s->fd = fd;
         s->base = base;
@@ -250,31 +324,54 @@ zr_status zr_shm_unlink(const char *dir, const char *name)
     return unlink(path) == 0 ? ZR_OK : ZR_EIO;
 }
 
+zr_status zr_shm_examine(const char *path, zr_shm_info *info)
+{
+    memset(info, 0, sizeof *info);
+    info->problem = ZR_SHM_UNREADABLE;
+    struct stat ls;
+    if (lstat(path, &ls) != 0) {
+        if (errno == ENOENT) info->problem = ZR_SHM_MISSING;
+        return ZR_EIO;
+    }
+    info->file_size = (uint64_t)ls.st_size;
+    info->mode = (uint32_t)(ls.st_mode & 07777);
+    info->uid = (uint32_t)ls.st_uid;
+    if ((info->problem = check_stat(&ls)) != ZR_SHM_HEALTHY)
+        return problem_status(info->problem);
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0) {
+        info->problem = errno == ENOENT ? ZR_SHM_MISSING : ZR_SHM_UNREADABLE;
+        return ZR_EIO;
+    }
+    zr_shm_header h;
+    memset(&h, 0, sizeof h);
+    ssize_t got = pread(fd, &h, sizeof h, 0);
+    close(fd);
+    if (got < 0) {
+        info->problem = ZR_SHM_UNREADABLE;
+        return ZR_EIO;
+    }
+    info->problem = check_header(&h, info->file_size, (size_t)got, 0, 0, 0, 0);
+    if (info->problem == ZR_SHM_HEALTHY || info->problem == ZR_SHM_CORRUPT) {
+        /* corrupt headers are reported as read, for inspection; do not trust them */
+        info->kind = h.kind;
+        info->layout_version = h.layout_version;
+        info->fingerprint = h.fingerprint;
+        info->payload_size = h.payload_size;
+        info->creator_pid = h.creator_pid;
+        info->created_at = h.created_at;
+        info->recoveries = h.recoveries;
+    }
+    else if (info->problem == ZR_SHM_STALE) {
+        info->layout_version = h.layout_version;
+    }
+    return problem_status(info->problem);
+}
+
 zr_status zr_shm_inspect(const char *path, zr_shm_info *info)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-    if (fd < 0) return ZR_EIO;
-    struct stat fs;
-    zr_shm_header h;
-    zr_status st = ZR_EIO;
-    if (fstat(fd, &fs) == 0) {
-        if ((uint64_t)fs.st_size < sizeof h) {
-            st = ZR_ECORRUPT;
-        }
-        else if (pread(fd, &h, sizeof h, 0) == (ssize_t)sizeof h) {
-            st = check_header(&h, (uint64_t)fs.st_size, 0, 0, 0, 0);
-            if (st == ZR_OK) {
-                info->kind = h.kind;
-                info->layout_version = h.layout_version;
-                info->fingerprint = h.fingerprint;
-                info->payload_size = h.payload_size;
-                info->creator_pid = h.creator_pid;
-                info->created_at = h.created_at;
-                info->recoveries = h.recoveries;
-                info->file_size = (uint64_t)fs.st_size;
-            }
-        }
-    }
-    close(fd);
+    zr_shm_info tmp;
+    zr_status st = zr_shm_examine(path, &tmp);
+    if (st == ZR_OK) *info = tmp;
     return st;
 }

@@ -16,6 +16,9 @@
  *   wrong magic / layout version / checksum                 -> ZR_ECORRUPT (foreign/corrupt)
  *   other kind or payload size                              -> ZR_ECORRUPT (foreign)
  *   other fingerprint (same name, different configuration)  -> ZR_ESTATE
+ *   file not owned by this uid, or group/other access bits  -> ZR_ESTATE
+ * zr_shm_open_why / zr_shm_examine also say precisely which of these it was
+ * (zr_shm_problem), so callers can raise an error naming the problem.
  *
  * Locking: every mutation of the payload happens under zr_shm_lock. The mutex is robust:
  * if a process dies holding it (even mid-update), the next locker gets it with
@@ -68,6 +71,26 @@ typedef struct zr_shm {
     char path[ZR_SHM_PATH_MAX];
 } zr_shm;
 
+/* What is wrong with a segment file (ZR_SHM_HEALTHY: nothing). */
+typedef enum zr_shm_problem {
+    ZR_SHM_HEALTHY = 0,
+    ZR_SHM_MISSING = 1,      /* no such file */
+    ZR_SHM_UNREADABLE = 2,   /* open/stat/read/mmap failed */
+    ZR_SHM_NOT_REGULAR = 3,  /* a symlink, directory, fifo ... */
+    ZR_SHM_BAD_OWNER = 4,    /* owned by another uid */
+    ZR_SHM_BAD_MODE = 5,     /* group or other may access it (must be 0600) */
+    ZR_SHM_TRUNCATED = 6,    /* shorter than its header or header + payload */
+    ZR_SHM_FOREIGN = 7,      /* no zenoo_retry magic: not one of our segments */
+    ZR_SHM_STALE = 8,        /* our magic, another layout version (older/newer release) */
+    ZR_SHM_CORRUPT = 9,      /* header checksum or offsets wrong */
+    ZR_SHM_OTHER_KIND = 10,  /* a segment of another kind (breaker vs budget) or size */
+    ZR_SHM_OTHER_CONFIG = 11, /* same name created with another configuration */
+    ZR_SHM_UNSAFE_DIR = 12   /* the directory is not private to this uid */
+} zr_shm_problem;
+
+/* A short English description of a problem ("header checksum mismatch: ..."); never NULL. */
+const char *zr_shm_problem_str(zr_shm_problem p);
+
 /* Initialises a freshly created payload (zeroed) before it becomes visible; return ZR_OK
  * or an error that aborts the creation. */
 typedef zr_status (*zr_shm_init_fn)(void *payload, void *arg);
@@ -82,6 +105,9 @@ typedef struct zr_shm_info {
     double created_at;
     uint64_t recoveries;
     uint64_t file_size;
+    uint32_t mode;          /* st_mode & 07777 */
+    uint32_t uid;           /* owner */
+    zr_shm_problem problem; /* ZR_SHM_HEALTHY or what is wrong (zr_shm_examine) */
 } zr_shm_info;
 
 /* 1 if name is a valid segment name: 1..ZR_SHM_NAME_MAX of [A-Za-z0-9._-], not starting
@@ -102,6 +128,12 @@ zr_status zr_shm_open(zr_shm *s, const char *dir, const char *name, uint32_t kin
                       uint64_t fingerprint, size_t payload_size, zr_shm_init_fn init, void *arg,
                       int *created);
 
+/* zr_shm_open that also reports, when it fails on a bad file or directory, which problem
+ * it found in *why (ZR_SHM_HEALTHY for other failures such as ZR_EINVAL). why may be NULL. */
+zr_status zr_shm_open_why(zr_shm *s, const char *dir, const char *name, uint32_t kind,
+                          uint64_t fingerprint, size_t payload_size, zr_shm_init_fn init,
+                          void *arg, int *created, zr_shm_problem *why);
+
 /* Unmap and close (the segment stays for other processes). Safe on a zeroed handle. */
 void zr_shm_close(zr_shm *s);
 
@@ -118,6 +150,12 @@ zr_status zr_shm_unlink(const char *dir, const char *name);
 /* Read and check the header of the file at `path`. Same errors as zr_shm_open for a bad
  * file (ZR_ECORRUPT), ZR_EIO if it cannot be read. */
 zr_status zr_shm_inspect(const char *path, zr_shm_info *info);
+
+/* Examine the file at `path` without mapping it: always fills info->problem, and as much
+ * of info as could be read (file_size/mode/uid whenever stat worked, the header fields
+ * when the header is ours and intact). Returns ZR_OK when healthy, else ZR_ECORRUPT
+ * (bad contents), ZR_ESTATE (owner/mode) or ZR_EIO (missing/unreadable). */
+zr_status zr_shm_examine(const char *path, zr_shm_info *info);
 
 /* FNV-1a 64 of a byte range, chained: pass the previous result as `seed` (start with
  * ZR_FNV_OFFSET). Used for configuration fingerprints. */

@@ -178,8 +178,12 @@ static int zr_exec(PyObject *module)
     /* retry budgets and adaptive strategy (issue 4: budget_type.c, adaptive_type.c) */
 
     /* shared memory (issue 5) */
+    if (zr_segments_init(module, st) < 0) return -1;
 
     /* observability (issue 6: metrics_type.c) */
+    if (add_type(module, &zr_operation_metrics_spec, NULL, &st->OperationMetrics_Type) < 0)
+        return -1;
+    if (PyModule_AddFunctions(module, zr_observability_functions) < 0) return -1;
 
     /* operations toolkit (issue 7) */
 
@@ -220,6 +224,15 @@ static int zr_traverse(PyObject *module, visitproc visit, void *arg)
     Py_VISIT(st->wake);
     Py_VISIT(st->time_sleep);
     Py_VISIT(st->test_recorder);
+    Py_VISIT(st->shm_dir);
+    Py_VISIT(st->SharedStateError);
+    Py_VISIT(st->SharedSegmentNotFoundError);
+    Py_VISIT(st->SharedSegmentCorruptedError);
+    Py_VISIT(st->SharedSegmentVersionError);
+    Py_VISIT(st->SharedSegmentPermissionError);
+    Py_VISIT(st->SharedConfigMismatchError);
+    Py_VISIT(st->OperationMetrics_Type);
+    Py_VISIT(st->log_hook);
     return 0;
 }
 
@@ -242,6 +255,15 @@ static int zr_clear(PyObject *module)
     Py_CLEAR(st->wake);
     Py_CLEAR(st->time_sleep);
     Py_CLEAR(st->test_recorder);
+    Py_CLEAR(st->shm_dir);
+    Py_CLEAR(st->SharedStateError);
+    Py_CLEAR(st->SharedSegmentNotFoundError);
+    Py_CLEAR(st->SharedSegmentCorruptedError);
+    Py_CLEAR(st->SharedSegmentVersionError);
+    Py_CLEAR(st->SharedSegmentPermissionError);
+    Py_CLEAR(st->SharedConfigMismatchError);
+    Py_CLEAR(st->OperationMetrics_Type);
+    Py_CLEAR(st->log_hook);
     return 0;
 }
 

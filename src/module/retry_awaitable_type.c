@@ -234,6 +234,7 @@ static PySendResult step(zr_RetryAwaitableObject *self, PyObject *value, PyObjec
             cancel_timer(self);
             finish(self);
             zr_restore_exception(Py_NewRef(thrown));
+            zr_obs_abort(self->owner->spec, &self->call);
             return PYGEN_ERROR;
         }
         cancel_timer(self); /* woken: the timer already fired; drop both */
@@ -248,10 +249,12 @@ start_attempt:
     if (zr_spec_enter(spec, &self->token) < 0) {
         PyObject *err = zr_fetch_exception();
         if (err == NULL) goto fail;
+        zr_obs_refused(spec, &self->call, err);
         out = zr_spec_stop_with(spec, &self->call, err);
         Py_DECREF(err);
         goto stop;
     }
+    zr_obs_attempt(spec, &self->call);
     {
         PyObject *coro = PyObject_Vectorcall(self->owner->func, self->argv + 1,
                                              (size_t)self->nargs | PY_VECTORCALL_ARGUMENTS_OFFSET,
@@ -292,6 +295,7 @@ drive_attempt:
         }
         int rejected = zr_spec_result_rejected(spec, r);
         if (rejected == 0) {
+            zr_obs_success(spec, &self->call, r);
             finish(self);
             *result = r;
             return PYGEN_RETURN;
@@ -409,6 +413,7 @@ stop:
 
 fail:
     finish(self);
+    if (self->owner != NULL) zr_obs_abort(self->owner->spec, &self->call);
     return PYGEN_ERROR;
 }
 
@@ -429,12 +434,18 @@ static PySendResult RetryAwaitable_am_send(zr_RetryAwaitableObject *self, PyObje
             PyObject *r = NULL;
             /* native coroutines always have am_send (CPython >= 3.10) */
             PySendResult sr = Py_TYPE(coro)->tp_as_async->am_send(coro, Py_None, &r);
+            zr_MetricsObject *mo = owner->spec->metrics;
             if (ZR_LIKELY(sr == PYGEN_RETURN)) {
                 Py_DECREF(coro);
                 self->phase = PH_DONE;
                 self->call.attempt = 1;
+                if (mo != NULL) zr_metrics_first_try(&mo->m);
                 *result = r;
                 return PYGEN_RETURN;
+            }
+            if (mo != NULL) {
+                zr_metrics_begin(&mo->m);
+                zr_metrics_attempt(&mo->m);
             }
             self->call.attempt = 1;
             self->phase = PH_ATTEMPT;
@@ -445,6 +456,10 @@ static PySendResult RetryAwaitable_am_send(zr_RetryAwaitableObject *self, PyObje
             }
             Py_DECREF(coro);
             return step(self, NULL, NULL, result); /* the attempt failed: decide */
+        }
+        if (owner->spec->metrics != NULL) {
+            zr_metrics_begin(&owner->spec->metrics->m);
+            zr_metrics_attempt(&owner->spec->metrics->m);
         }
         if (coro == NULL) {
             self->call.attempt = 1;
@@ -558,6 +573,12 @@ static PyObject *RetryAwaitable_close(zr_RetryAwaitableObject *self, PyObject *n
     int phase = self->phase;
     cancel_timer(self);
     finish(self);
+    if (phase != PH_INIT && phase != PH_DONE && self->owner != NULL) {
+        /* closed mid-call: counted and observed as a cancellation */
+        PyErr_SetNone(PyExc_GeneratorExit);
+        zr_obs_abort(self->owner->spec, &self->call);
+        PyErr_Clear();
+    }
     if (inner != NULL && phase != PH_DONE) {
         PyObject *r = PyObject_CallMethod(inner, "close", NULL);
         Py_DECREF(inner);

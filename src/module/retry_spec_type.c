@@ -12,6 +12,7 @@
  *     condition(exc, attempt) false                                 -> propagate as is
  *     n == max_attempts                      -> MaxRetriesExceededError (or exc if reraise)
  *     delay = condition's number | delay_hint(exc) | strategy delay, capped at max_delay
+ *             (a condition's or hint's number is capped at max_hint_delay when set)
  *     elapsed + delay > timeout              -> RetryTimeoutError   (or exc if reraise)
  *     budget refuses a token                 -> BudgetExhaustedError (or exc if reraise)
  *     otherwise retry after `delay`.
@@ -72,6 +73,7 @@ int zr_spec_begin(zr_RetrySpecObject *spec, zr_call *call)
         if (zr_spec_now(spec, &call->start) < 0) return -1;
         call->has_start = 1;
     }
+    if (spec->metrics != NULL) zr_metrics_begin(&spec->metrics->m);
     if (spec->budget_on_request != NULL) {
         PyObject *r = call_owned(spec->budget_on_request, NULL, 0);
         if (r == NULL) return -1;
@@ -120,8 +122,11 @@ int zr_spec_result_rejected(zr_RetrySpecObject *spec, PyObject *result)
     return truth;
 }
 
-/* A number returned by a condition or hint -> seconds in [0, max_delay]; -1 on error. */
-static int seconds_from(zr_RetrySpecObject *spec, const char *who, PyObject *value, double *out)
+/* A number returned by a condition, hint (hint=1) or get_delay (hint=0) -> seconds in
+ * [0, cap]; cap is max_hint_delay for hints when set, else the strategy's max_delay.
+ * 0, or -1 with an exception set (NaN or negative). */
+static int seconds_from(zr_RetrySpecObject *spec, const char *who, PyObject *value, int hint,
+                        double *out)
 {
     double v = PyFloat_AsDouble(value);
     if (v == -1.0 && PyErr_Occurred()) {
@@ -134,7 +139,8 @@ static int seconds_from(zr_RetrySpecObject *spec, const char *who, PyObject *val
                      value);
         return -1;
     }
-    double cap = spec->strategy->cfg.max_delay;
+    double cap = hint && spec->max_hint_delay >= 0.0 ? spec->max_hint_delay
+                                                     : spec->strategy->cfg.max_delay;
     *out = v < cap ? v : cap;
     return 0;
 }
@@ -167,7 +173,7 @@ static int strategy_delay(zr_RetrySpecObject *spec, zr_call *call, double *out)
         rc = -1;
     }
     else {
-        rc = seconds_from(spec, "get_delay()", r, out);
+        rc = seconds_from(spec, "get_delay()", r, 0, out);
     }
     Py_DECREF(r);
     return rc;
@@ -246,13 +252,27 @@ PyObject *zr_spec_stop_with(zr_RetrySpecObject *spec, zr_call *call, PyObject *e
     return NULL;
 }
 
+static const zr_give_up_reason give_up_reason[] = {
+    [STOP_RAISE] = ZR_GIVE_UP_NOT_RETRYABLE,
+    [STOP_EXHAUSTED] = ZR_GIVE_UP_EXHAUSTED,
+    [STOP_TIMEOUT] = ZR_GIVE_UP_TIMEOUT,
+    [STOP_BUDGET] = ZR_GIVE_UP_BUDGET,
+};
+
 /* End the call with `why`: build the error, tell on_give_up, apply the fallback. */
 static PyObject *stop(zr_RetrySpecObject *spec, zr_call *call, PyObject *exc, PyObject *result,
                       stop_reason why)
 {
-    if (exc == NULL && spec->reraise) return Py_NewRef(result); /* rejected result */
+    if (exc == NULL && spec->reraise) { /* rejected result */
+        zr_obs_give_up(spec, call, NULL, result, NULL, give_up_reason[why]);
+        return Py_NewRef(result);
+    }
     PyObject *error = final_error(spec, call, exc, result, why);
-    if (error == NULL) return NULL;
+    if (error == NULL) {
+        zr_obs_abort(spec, call);
+        return NULL;
+    }
+    zr_obs_give_up(spec, call, exc, result, error, give_up_reason[why]);
     if (spec->on_give_up != NULL &&
         PyObject_TypeCheck(error, (PyTypeObject *)PyExc_Exception)) {
         PyObject *info = zr_spec_attempt_info(spec, call, exc, result, -1.0);
@@ -279,8 +299,9 @@ int zr_spec_after_failure(zr_RetrySpecObject *spec, zr_call *call, PyObject *exc
                           PyObject *result, double *delay, PyObject **out)
 {
     double d = -1.0; /* < 0: not chosen yet */
+    int cancelled = zr_obs_failure(spec, call, exc);
     if (exc != NULL) {
-        if (!PyObject_TypeCheck(exc, (PyTypeObject *)PyExc_Exception)) {
+        if (cancelled) {
             /* CancelledError, KeyboardInterrupt, SystemExit, GeneratorExit: never retried,
              * never replaced by a fallback */
             zr_restore_exception(Py_NewRef(exc));
@@ -311,7 +332,7 @@ int zr_spec_after_failure(zr_RetrySpecObject *spec, zr_call *call, PyObject *exc
             }
             int go;
             if (is_number(r)) {
-                go = seconds_from(spec, "retry_condition", r, &d) < 0 ? -1 : 1;
+                go = seconds_from(spec, "retry_condition", r, 1, &d) < 0 ? -1 : 1;
             }
             else {
                 go = PyObject_IsTrue(r);
@@ -331,8 +352,9 @@ int zr_spec_after_failure(zr_RetrySpecObject *spec, zr_call *call, PyObject *exc
         *out = stop(spec, call, exc, result, STOP_EXHAUSTED);
         return ZR_NEXT_STOP;
     }
-    if (d < 0.0 && exc != NULL && spec->delay_hint != NULL) {
-        PyObject *r = call_owned(spec->delay_hint, &exc, 1);
+    if (d < 0.0 && spec->delay_hint != NULL) {
+        /* the failed attempt's error, or the rejected result (a 429 response, say) */
+        PyObject *r = call_owned(spec->delay_hint, exc != NULL ? &exc : &result, 1);
         if (r == NULL) {
             chain_context(exc);
             return -1;
@@ -344,7 +366,7 @@ int zr_spec_after_failure(zr_RetrySpecObject *spec, zr_call *call, PyObject *exc
                 rc = -1;
             }
             else {
-                rc = seconds_from(spec, "delay_hint", r, &d);
+                rc = seconds_from(spec, "delay_hint", r, 1, &d);
             }
         }
         Py_DECREF(r);
@@ -373,6 +395,7 @@ int zr_spec_after_failure(zr_RetrySpecObject *spec, zr_call *call, PyObject *exc
     *delay = d;
     call->prev_delay = d;
     call->total_delay += d;
+    zr_obs_retry(spec, call, exc, result, d);
     return ZR_NEXT_RETRY;
 }
 
@@ -431,18 +454,20 @@ static int RetrySpec_init(zr_RetrySpecObject *self, PyObject *args, PyObject *kw
                              "retry_on_result", "delay_hint", "on_retry", "on_give_up",
                              "sleep",      "clock",     "timeout",        "reraise",
                              "breaker",    "budget",    "fallback",       "fallback_factory",
-                             "name",       NULL};
+                             "name",       "max_hint_delay", "metrics",   "observer",
+                             NULL};
     PyObject *strategy, *retry_on = NULL, *never = NULL, *condition = NULL, *result_pred = NULL,
                         *hint = NULL, *on_retry = NULL, *on_give_up = NULL, *sleep = NULL,
                         *clock = NULL, *timeout = Py_None, *breaker = Py_None,
                         *budget = Py_None, *fallback = NULL, *fallback_factory = NULL,
-                        *name = Py_None;
+                        *name = Py_None, *max_hint = Py_None, *metrics = Py_None,
+                        *observer = Py_None;
     int reraise = 0;
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O|$OOOOOOOOOOpOOOOO:RetrySpec", kwlist,
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O|$OOOOOOOOOOpOOOOOOOO:RetrySpec", kwlist,
                                      &strategy, &retry_on, &never, &condition, &result_pred,
                                      &hint, &on_retry, &on_give_up, &sleep, &clock, &timeout,
                                      &reraise, &breaker, &budget, &fallback, &fallback_factory,
-                                     &name))
+                                     &name, &max_hint, &metrics, &observer))
         return -1;
     if (self->module != NULL) {
         PyErr_SetString(PyExc_TypeError, "RetrySpec is immutable once initialised");
@@ -501,6 +526,15 @@ static int RetrySpec_init(zr_RetrySpecObject *self, PyObject *args, PyObject *kw
             return zr_config_error_int(st, "timeout", timeout, "must be a finite number > 0");
         self->timeout = t;
     }
+    self->max_hint_delay = -1.0;
+    if (max_hint != Py_None) {
+        double t = PyFloat_AsDouble(max_hint);
+        if (t == -1.0 && PyErr_Occurred()) return -1;
+        if (!(isfinite(t) && t >= 0.0))
+            return zr_config_error_int(st, "max_hint_delay", max_hint,
+                                       "must be a finite number >= 0 or None");
+        self->max_hint_delay = t;
+    }
     self->reraise = reraise;
     if (breaker != Py_None) {
         self->breaker = Py_NewRef(breaker);
@@ -530,8 +564,19 @@ static int RetrySpec_init(zr_RetrySpecObject *self, PyObject *args, PyObject *kw
         return -1;
     }
     if (self->name == NULL) return -1;
+    if (metrics != Py_None) {
+        if (!PyObject_TypeCheck(metrics, st->OperationMetrics_Type) ||
+            ((zr_MetricsObject *)metrics)->errors == NULL) {
+            PyErr_Format(PyExc_TypeError, "metrics must be an OperationMetrics, got %R", metrics);
+            return -1;
+        }
+        self->metrics = (zr_MetricsObject *)Py_NewRef(metrics);
+    }
+    if (optional_callable("observer", observer, &self->observer) < 0) return -1;
     self->needs_start = self->timeout >= 0.0 || self->on_retry != NULL ||
-                        self->on_give_up != NULL || self->condition != NULL;
+                        self->on_give_up != NULL || self->condition != NULL ||
+                        self->observer != NULL;
+    /* metrics keep the fast path: the loops count its success in C */
     self->simple = !self->needs_start && self->breaker == NULL && self->budget == NULL &&
                    self->result_predicate == NULL && self->record_method == NULL;
     return 0;
@@ -577,12 +622,34 @@ static PyObject *RetrySpec_begin(zr_RetrySpecObject *self, PyObject *noargs)
     return Py_BuildValue("(id)", call.has_start, call.start);
 }
 
-static PyObject *RetrySpec_enter(zr_RetrySpecObject *self, PyObject *noargs)
+static PyObject *RetrySpec_enter(zr_RetrySpecObject *self, PyObject *args)
 {
-    (void)noargs;
+    unsigned long attempt = 0;
+    if (!PyArg_ParseTuple(args, "|k:enter", &attempt)) return NULL;
+    zr_call call = {(uint32_t)(attempt > UINT32_MAX ? UINT32_MAX : attempt), 0, 0.0, -1.0, 0.0};
     PyObject *token;
-    if (zr_spec_enter(self, &token) < 0) return NULL;
+    if (zr_spec_enter(self, &token) < 0) {
+        if (attempt > 0) {
+            PyObject *err = zr_fetch_exception();
+            if (err == NULL) return NULL;
+            zr_obs_refused(self, &call, err);
+            zr_restore_exception(err);
+        }
+        return NULL;
+    }
+    if (attempt > 0) zr_obs_attempt(self, &call);
     return token ? token : Py_NewRef(Py_None);
+}
+
+/* succeeded(attempt, result=None): the block form reports a successful attempt. */
+static PyObject *RetrySpec_succeeded(zr_RetrySpecObject *self, PyObject *args)
+{
+    unsigned long attempt;
+    PyObject *result = Py_None;
+    if (!PyArg_ParseTuple(args, "k|O:succeeded", &attempt, &result)) return NULL;
+    zr_call call = {(uint32_t)(attempt > UINT32_MAX ? UINT32_MAX : attempt), 0, 0.0, -1.0, 0.0};
+    zr_obs_success(self, &call, result);
+    Py_RETURN_NONE;
 }
 
 static PyObject *RetrySpec_exit(zr_RetrySpecObject *self, PyObject *args)
@@ -645,12 +712,20 @@ OBJ_GETTER(budget)
 OBJ_GETTER(fallback)
 OBJ_GETTER(fallback_factory)
 OBJ_GETTER(name)
+OBJ_GETTER(metrics)
+OBJ_GETTER(observer)
 
 static PyObject *get_timeout(zr_RetrySpecObject *self, void *c)
 {
     (void)c;
     if (self->timeout < 0.0) Py_RETURN_NONE;
     return PyFloat_FromDouble(self->timeout);
+}
+static PyObject *get_max_hint_delay(zr_RetrySpecObject *self, void *c)
+{
+    (void)c;
+    if (self->max_hint_delay < 0.0) Py_RETURN_NONE;
+    return PyFloat_FromDouble(self->max_hint_delay);
 }
 static PyObject *get_max_attempts(zr_RetrySpecObject *self, void *c)
 {
@@ -685,8 +760,11 @@ static PyGetSetDef RetrySpec_getset[] = {
     {"fallback_factory", (getter)get_fallback_factory, NULL, NULL, NULL},
     {"has_fallback", (getter)get_has_fallback, NULL, NULL, NULL},
     {"name", (getter)get_name, NULL, NULL, NULL},
+    {"metrics", (getter)get_metrics, NULL, NULL, NULL},
+    {"observer", (getter)get_observer, NULL, NULL, NULL},
     {"timeout", (getter)get_timeout, NULL, NULL, NULL},
     {"max_attempts", (getter)get_max_attempts, NULL, NULL, NULL},
+    {"max_hint_delay", (getter)get_max_hint_delay, NULL, NULL, NULL},
     {"reraise", (getter)get_reraise, NULL, NULL, NULL},
     {NULL, NULL, NULL, NULL, NULL},
 };
@@ -694,8 +772,11 @@ static PyGetSetDef RetrySpec_getset[] = {
 static PyMethodDef RetrySpec_methods[] = {
     {"begin", (PyCFunction)RetrySpec_begin, METH_NOARGS,
      "begin() -> (has_start, start): start a call (clock, budget request)."},
-    {"enter", (PyCFunction)RetrySpec_enter, METH_NOARGS,
-     "enter() -> token: breaker admission before an attempt (raises when refused)."},
+    {"enter", (PyCFunction)RetrySpec_enter, METH_VARARGS,
+     "enter(attempt=0) -> token: breaker admission before an attempt (raises when refused);"
+     " with the attempt's number, the attempt is also counted and observed."},
+    {"succeeded", (PyCFunction)RetrySpec_succeeded, METH_VARARGS,
+     "succeeded(attempt, result=None): count and observe a successful call (block form)."},
     {"exit", (PyCFunction)RetrySpec_exit, METH_VARARGS,
      "exit(token, exc): report an attempt's outcome (exc None on success)."},
     {"result_rejected", (PyCFunction)RetrySpec_result_rejected, METH_O,
@@ -736,6 +817,8 @@ static int RetrySpec_traverse(zr_RetrySpecObject *self, visitproc visit, void *a
     Py_VISIT(self->fallback);
     Py_VISIT(self->fallback_factory);
     Py_VISIT(self->name);
+    Py_VISIT(self->metrics);
+    Py_VISIT(self->observer);
     return 0;
 }
 
@@ -762,6 +845,8 @@ static int RetrySpec_clear(zr_RetrySpecObject *self)
     Py_CLEAR(self->fallback);
     Py_CLEAR(self->fallback_factory);
     Py_CLEAR(self->name);
+    Py_CLEAR(self->metrics);
+    Py_CLEAR(self->observer);
     Py_CLEAR(self->module);
     return 0;
 }
@@ -786,7 +871,8 @@ static PyType_Slot RetrySpec_slots[] = {
     {Py_tp_doc, "RetrySpec(strategy, *, retry_on=Exception, never_retry_on=(), condition=None, "
                 "retry_on_result=None, delay_hint=None, on_retry=None, on_give_up=None, "
                 "sleep=None, clock=None, timeout=None, reraise=False, breaker=None, "
-                "budget=None, fallback=<none>, fallback_factory=None, name=None)\n\n"
+                "budget=None, fallback=<none>, fallback_factory=None, name=None, "
+                "max_hint_delay=None, metrics=None, observer=None)\n\n"
                 "A compiled retry policy. Built by zenoo_retry.policies.RetryPolicy."},
     {Py_tp_new, PyType_GenericNew},
     {Py_tp_init, RetrySpec_init},

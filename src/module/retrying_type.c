@@ -57,9 +57,13 @@ static PyObject *run_loop(zr_RetryingObject *self, PyObject *const *args, size_t
     PyObject *exc = first_exc;
     if (zr_spec_begin(spec, &call) < 0) {
         Py_XDECREF(exc);
+        zr_obs_abort(spec, &call);
         return NULL;
     }
-    if (exc != NULL) call.attempt = 1;
+    if (exc != NULL) {
+        call.attempt = 1;
+        zr_obs_attempt(spec, &call);
+    }
     for (;;) {
         PyObject *res = NULL;
         if (exc == NULL) {
@@ -69,22 +73,29 @@ static PyObject *run_loop(zr_RetryingObject *self, PyObject *const *args, size_t
                 /* refused by the breaker (or it failed): the call ends here */
                 PyObject *err = zr_fetch_exception();
                 if (err == NULL) return NULL;
+                zr_obs_refused(spec, &call, err);
                 PyObject *out = zr_spec_stop_with(spec, &call, err);
                 Py_DECREF(err);
                 return out;
             }
+            zr_obs_attempt(spec, &call);
             res = PyObject_Vectorcall(self->func, args, nargsf, kwnames);
             if (res == NULL) exc = zr_fetch_exception();
             if (zr_spec_exit(spec, token, exc) < 0) {
                 Py_XDECREF(res);
                 Py_XDECREF(exc);
+                zr_obs_abort(spec, &call);
                 return NULL;
             }
             if (res != NULL) {
                 int rejected = zr_spec_result_rejected(spec, res);
-                if (rejected == 0) return res;
+                if (rejected == 0) {
+                    zr_obs_success(spec, &call, res);
+                    return res;
+                }
                 if (rejected < 0) {
                     Py_DECREF(res);
+                    zr_obs_abort(spec, &call);
                     return NULL;
                 }
             }
@@ -95,12 +106,16 @@ static PyObject *run_loop(zr_RetryingObject *self, PyObject *const *args, size_t
         if (next != ZR_NEXT_RETRY) {
             Py_XDECREF(res);
             Py_XDECREF(exc);
+            if (next < 0) zr_obs_abort(spec, &call);
             return next < 0 ? NULL : out;
         }
         int rc = sync_on_retry(spec, &call, exc, res, delay);
         Py_XDECREF(res);
         Py_CLEAR(exc);
-        if (rc < 0 || sync_sleep(spec, delay) < 0) return NULL;
+        if (rc < 0 || sync_sleep(spec, delay) < 0) {
+            zr_obs_abort(spec, &call);
+            return NULL;
+        }
     }
 }
 
@@ -113,7 +128,10 @@ static PyObject *Retrying_vectorcall(PyObject *callable, PyObject *const *args, 
         vectorcallfunc vc = self->func_vectorcall;
         PyObject *res = vc ? vc(self->func, args, nargsf, kwnames)
                            : PyObject_Vectorcall(self->func, args, nargsf, kwnames);
-        if (ZR_LIKELY(res != NULL)) return res;
+        if (ZR_LIKELY(res != NULL)) {
+            if (self->spec->metrics != NULL) zr_metrics_first_try(&self->spec->metrics->m);
+            return res;
+        }
         return run_loop(self, args, nargsf, kwnames, zr_fetch_exception());
     }
     return run_loop(self, args, nargsf, kwnames, NULL);

@@ -15,6 +15,7 @@
 
 #include "../core/zr_backoff.h"
 #include "../core/zr_clock.h"
+#include "../core/zr_metrics.h"
 
 #if defined(__GNUC__) || defined(__clang__)
 #define ZR_LIKELY(x) __builtin_expect(!!(x), 1)
@@ -38,8 +39,17 @@ typedef struct zr_module_state {
     /* retry budgets and adaptive strategy (issue 4) */
 
     /* shared memory (issue 5) */
+    PyObject *shm_dir; /* str: directory override (zenoo_retry.shared.set_directory), or NULL */
+    PyObject *SharedStateError;
+    PyObject *SharedSegmentNotFoundError;
+    PyObject *SharedSegmentCorruptedError;
+    PyObject *SharedSegmentVersionError;
+    PyObject *SharedSegmentPermissionError;
+    PyObject *SharedConfigMismatchError;
 
     /* observability (issue 6) */
+    PyTypeObject *OperationMetrics_Type;
+    PyObject *log_hook; /* callable(kind, info, error) told of retries and give-ups, or NULL */
 
     /* operations toolkit (issue 7) */
 
@@ -76,9 +86,38 @@ extern PyType_Spec zr_retry_awaitable_spec; /* retry_awaitable_type.c */
 
 /* retry budgets and adaptive strategy (issue 4) */
 
-/* shared memory (issue 5) */
+/* shared memory (issue 5): shared_segments.c */
+#include "../core/zr_shared.h"
+/* Add the _shm_* module functions and import the SharedStateError classes. 0 or -1. */
+int zr_segments_init(PyObject *module, zr_module_state *st);
+/* The directory segments live in (override, $ZENOO_RETRY_SHM_DIR, or the default). */
+int zr_shm_dir(zr_module_state *st, char *buf, size_t size);
+/* Open the segment `name` (the value of parameter `param`, e.g. "shared") for an engine
+ * struct: validates the name (InvalidConfigurationError), then raises a SharedStateError
+ * subclass naming the segment and its problem (config mismatch, truncated, stale, ...).
+ * 0, or -1 with an exception set and *sh untouched. */
+int zr_shared_open_py(zr_module_state *st, zr_shared *sh, const char *param, PyObject *name,
+                      uint32_t kind, uint64_t fingerprint, size_t payload_size,
+                      zr_shm_init_fn init, void *init_arg, zr_shared_repair_fn repair,
+                      void *repair_arg);
+/* zr_shared_lock (repairing after a dead holder); -1 with SharedStateError if unusable. */
+int zr_shared_lock_py(zr_module_state *st, zr_shared *sh);
 
 /* observability (issue 6) */
+extern PyType_Spec zr_operation_metrics_spec; /* metrics_type.c */
+extern PyMethodDef zr_observability_functions[]; /* metrics_type.c: module functions */
+PyObject *zr_metrics_snapshot(PyObject *module, PyObject *iterable);
+
+/* OperationMetrics: the counters of one operation, bumped by the retry loops in C. */
+typedef struct zr_MetricsObject {
+    PyObject_HEAD
+    zr_metrics m;
+    PyObject *errors;         /* dict: exception class -> failed attempts (failures only) */
+    PyObject *name;           /* operation name (str) */
+    PyObject *operation_type; /* str or None */
+    PyObject *tags;           /* dict str -> str */
+    PyObject *weakreflist;
+} zr_MetricsObject;
 
 /* operations toolkit (issue 7) */
 
@@ -129,6 +168,10 @@ typedef struct {
     int reraise;                 /* raise the last original error instead of wrapping */
     int simple;                  /* success path needs nothing but the call */
     int needs_start;             /* read the clock when the call starts */
+    double max_hint_delay;       /* cap for condition/delay_hint delays; < 0: max_delay */
+    /* observability (issue 6) */
+    zr_MetricsObject *metrics;   /* counters bumped in C, or NULL */
+    PyObject *observer;          /* callable(kind, RetryAttempt, error) (events), or NULL */
 } zr_RetrySpecObject;
 
 /* Per-call progress, kept on the C stack (sync) or in the awaitable (async). */
@@ -181,6 +224,36 @@ PyObject *zr_spec_attempt_info(zr_RetrySpecObject *spec, zr_call *call, PyObject
 
 /* Classify a successful result: 1 retry it, 0 accept it, -1 error. */
 int zr_spec_result_rejected(zr_RetrySpecObject *spec, PyObject *result);
+
+/* --- observation points (observe.c; observability, issue 6) ------------------------
+ * The loops call these at fixed points; each is a no-op without metrics, observer and
+ * log hook. Observer/log-hook errors never change the call: they are reported through
+ * sys.unraisablehook (the Python dispatchers in zenoo_retry/events.py already catch and
+ * log handler errors). None of them may be called with an exception set, except
+ * zr_obs_abort, which keeps the set exception. */
+typedef enum {
+    ZR_EV_START = 0,     /* an attempt is about to run (info.number = its number) */
+    ZR_EV_SUCCESS = 1,   /* the call returned a value (info.last_result) */
+    ZR_EV_RETRY = 2,     /* an attempt failed and another follows after info.next_delay */
+    ZR_EV_GIVE_UP = 3,   /* ZR_EV_GIVE_UP + zr_give_up_reason: the call ends with `error` */
+    ZR_EV_CANCELLED = 8  /* cancelled or interrupted (`error` is the BaseException) */
+} zr_event_kind;
+
+void zr_obs_attempt(zr_RetrySpecObject *spec, zr_call *call);
+void zr_obs_success(zr_RetrySpecObject *spec, zr_call *call, PyObject *result);
+/* A failed attempt (exc may be NULL for a rejected result). Returns 1 if exc is not an
+ * Exception (the call is cancelled: counted and told here), else 0. */
+int zr_obs_failure(zr_RetrySpecObject *spec, zr_call *call, PyObject *exc);
+void zr_obs_retry(zr_RetrySpecObject *spec, zr_call *call, PyObject *exc, PyObject *result,
+                  double delay);
+void zr_obs_give_up(zr_RetrySpecObject *spec, zr_call *call, PyObject *exc, PyObject *result,
+                    PyObject *error, zr_give_up_reason reason);
+/* Admission refused before an attempt: `err` (borrowed) is what the breaker raised. */
+void zr_obs_refused(zr_RetrySpecObject *spec, zr_call *call, PyObject *err);
+/* The call ends with the exception currently set, outside the normal decisions (an
+ * interrupted sleep, a failing hook): cancelled if it is not an Exception, else a
+ * give-up. Keeps the exception set. */
+void zr_obs_abort(zr_RetrySpecObject *spec, zr_call *call);
 
 /* --- Retrying / AsyncRetrying (retrying_type.c, async_retrying_type.c) ------------ */
 typedef struct {

@@ -3,6 +3,14 @@
 
 #include "zr_test.h"
 
+/* circuit breakers (issue 4) */
+void suite_breaker(void);
+/* observability (issue 6) */
+void suite_metrics(void);
+
+/* shared state (issue 5) */
+void suite_shared(void);
+
 long zr_test_passed = 0;
 long zr_test_failed = 0;
 
@@ -13,12 +21,15 @@ int main(void)
     suite_shm();
 
     /* circuit breakers (issue 4) */
+    suite_breaker();
 
     /* retry budgets and adaptive strategy (issue 4) */
 
     /* shared state (issue 5) */
+    suite_shared();
 
     /* observability (issue 6) */
+    suite_metrics();
 
     /* hardening (issue 9) */
     {

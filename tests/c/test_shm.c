@@ -85,6 +85,7 @@ static void bad_files(void)
     f = fopen(path, "wb");
     for (int i = 0; i < 4096; i++) fputc(i * 7, f);
     fclose(f);
+    chmod(path, 0600);
     CHECK(zr_shm_open(&s, dir, "junk", ZR_SHM_KIND_TEST, 1, sizeof(test_payload), NULL, NULL,
                       NULL) == ZR_ECORRUPT);
     /* corrupted header byte of a valid segment */
