@@ -79,6 +79,8 @@ from .classification import ErrorClassifier, ErrorType, classify, register_error
 from .retry_after import RetryAfter, parse_retry_after
 from .dead_letters import DeadLetter, DeadLetterQueue
 from .custom import CustomRetryPolicy, RetryDecision
+from .bulk import AsyncBulkRetryManager, BulkResult, BulkRetryManager
+from .managers import RetryManager, RetryManagerPool
 
 
 __version__ = "0.1.0"
@@ -146,6 +148,11 @@ __all__ = [
     "DeadLetterQueue",
     "CustomRetryPolicy",
     "RetryDecision",
+    "AsyncBulkRetryManager",
+    "BulkResult",
+    "BulkRetryManager",
+    "RetryManager",
+    "RetryManagerPool",
 
 ]
 

@@ -139,10 +139,10 @@ class DeadLetterHook:
     """The ``on_give_up`` hook that feeds a dead-letter handler (and the user's own
     ``on_give_up``, called first)."""
 
-    __slots__ = ("handler", "metadata", "on_give_up")
+    __slots__ = ("handler", "metadata", "on_give_up", "metrics")
 
     def __init__(self, handler: Callable[..., Any], metadata: Optional[Mapping[str, Any]] = None,
-                 on_give_up: Optional[Callable[[Any, BaseException], Any]] = None) -> None:
+                 on_give_up: Optional[Callable[[Any, BaseException], Any]] = None, metrics: Any = None) -> None:
         _check_handler("dead_letter", handler)
         if metadata is not None and not isinstance(metadata, Mapping):
             raise TypeError(f"dead_letter_metadata must be a mapping or None, got {metadata!r}")
@@ -151,6 +151,7 @@ class DeadLetterHook:
         self.handler = handler
         self.metadata = dict(metadata or {})
         self.on_give_up = on_give_up
+        self.metrics = metrics  # RetryMetrics / OperationMetrics: counts dead letters
 
     def letter(self, info: Any, error: BaseException) -> tuple:
         """(operation, error, attempts, metadata) for a RetryAttempt and the final error."""
@@ -171,6 +172,13 @@ class DeadLetterHook:
         if self.on_give_up is not None:
             self.on_give_up(info, error)
         args = self.letter(info, error)
+        if self.metrics is not None:
+            record = getattr(self.metrics, "record_dead_letter", None)
+            if record is not None:
+                if hasattr(self.metrics, "operation"):  # RetryMetrics: per operation name
+                    record(args[0])
+                else:  # one OperationMetrics cell
+                    record()
         try:
             result = self.handler(*args)
         except Exception:

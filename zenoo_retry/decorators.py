@@ -272,7 +272,8 @@ def _decorator(
 
         if dead_letter is None:
             raise TypeError("dead_letter_metadata needs a dead_letter handler")
-        hooks["on_give_up"] = DeadLetterHook(dead_letter, dead_letter_metadata, on_give_up)
+        hooks["on_give_up"] = DeadLetterHook(dead_letter, dead_letter_metadata, on_give_up,
+                                             getattr(pol, "metrics", None))
         if is_async_handler(dead_letter):
             if not is_async:
                 raise TypeError(f"dead_letter {dead_letter!r} is async: use it with async_retry")
