@@ -106,6 +106,14 @@ def _methods_for(kind: int) -> Sequence[str]:
     return ("on_retry_failure",) + extra + ("on_give_up",)
 
 
+def _overrides(handler: Any, name: str) -> bool:
+    fn = getattr(handler, name, None)
+    if not callable(fn):
+        return False
+    return getattr(type(handler), name, None) is not getattr(RetryEventHandler, name, None) or \
+        name in getattr(handler, "__dict__", {})
+
+
 _WITH_ERROR = {"on_circuit_breaker_rejected", "on_give_up", "on_cancelled"}
 
 
@@ -119,10 +127,11 @@ class EventDispatcher:
     def __init__(self, handlers: Iterable[Any]) -> None:
         self.handlers: List[Any] = list(handlers)
         self._pending: Set["asyncio.Future[Any]"] = set()
-        # bound methods looked up once per kind: no getattr per event
+        # bound methods looked up once per kind (no getattr per event); the base class's
+        # no-op methods are skipped, so a handler pays only for what it overrides
         self._table = {
             kind: [(name, getattr(h, name)) for h in self.handlers for name in _methods_for(kind)
-                   if callable(getattr(h, name, None))]
+                   if _overrides(h, name)]
             for kind in EVENT_NAMES
         }
 
@@ -145,7 +154,7 @@ class EventDispatcher:
         if breaker is None:
             return
         add = getattr(breaker, "add_listener", None)
-        if add is None or not any(callable(getattr(h, "on_circuit_breaker_state_change", None)) for h in self.handlers):
+        if add is None or not any(_overrides(h, "on_circuit_breaker_state_change") for h in self.handlers):
             return
         add(self.breaker_state_changed)
 
@@ -153,7 +162,7 @@ class EventDispatcher:
         """Listener for breaker state changes: forwards to the handlers."""
         for h in self.handlers:
             fn = getattr(h, "on_circuit_breaker_state_change", None)
-            if callable(fn):
+            if _overrides(h, "on_circuit_breaker_state_change"):
                 self._run("on_circuit_breaker_state_change", fn, (breaker, old_state, new_state))
 
     def __call__(self, kind: int, attempt: Any, error: Any) -> None:
