@@ -52,6 +52,8 @@ from ._core import RetryAttempt
 # circuit breakers (issue 4)
 
 # retry budgets and adaptive strategy (issue 4)
+from .adaptive import AdaptiveStrategy
+from .budget import RetryBudget
 
 # shared state (issue 5)
 from . import shared
@@ -120,6 +122,8 @@ __all__ = [
     # circuit breakers (issue 4)
 
     # retry budgets and adaptive strategy (issue 4)
+    "AdaptiveStrategy",
+    "RetryBudget",
 
     # shared state (issue 5)
     "shared",

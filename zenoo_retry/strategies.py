@@ -24,6 +24,7 @@ __all__ = [
     "WithJitter",
     "JITTER_TYPES",
     "replace_strategy",
+    "AdaptiveStrategy",
 ]
 
 #: Jitter names accepted by ``jitter_type`` ("decorr" is seed 004's spelling).
@@ -320,3 +321,8 @@ class WithJitter(RetryStrategy):
         self.inner = inner
 
     _param_names = {"jitter": "kind", "jitter_factor": "factor"}
+
+
+# retry budgets and adaptive strategy (issue 4): seed 004 imports AdaptiveStrategy from
+# the strategies module; it lives in adaptive.py (imported last: it subclasses RetryStrategy)
+from .adaptive import AdaptiveStrategy  # noqa: E402

@@ -176,6 +176,10 @@ static int zr_exec(PyObject *module)
     /* circuit breakers (issue 4: breaker_type.c) */
 
     /* retry budgets and adaptive strategy (issue 4: budget_type.c, adaptive_type.c) */
+    if (add_type(module, &zr_retry_budget_spec, NULL, &st->RetryBudget_Type) < 0) return -1;
+    if (add_type(module, &zr_adaptive_spec, (PyObject *)st->Backoff_Type,
+                 &st->AdaptiveBackoff_Type) < 0)
+        return -1;
 
     /* shared memory (issue 5) */
     if (zr_segments_init(module, st) < 0) return -1;
@@ -233,6 +237,8 @@ static int zr_traverse(PyObject *module, visitproc visit, void *arg)
     Py_VISIT(st->SharedConfigMismatchError);
     Py_VISIT(st->OperationMetrics_Type);
     Py_VISIT(st->log_hook);
+    Py_VISIT(st->RetryBudget_Type);
+    Py_VISIT(st->AdaptiveBackoff_Type);
     return 0;
 }
 
@@ -264,6 +270,8 @@ static int zr_clear(PyObject *module)
     Py_CLEAR(st->SharedConfigMismatchError);
     Py_CLEAR(st->OperationMetrics_Type);
     Py_CLEAR(st->log_hook);
+    Py_CLEAR(st->RetryBudget_Type);
+    Py_CLEAR(st->AdaptiveBackoff_Type);
     return 0;
 }
 

@@ -79,6 +79,9 @@ int zr_spec_begin(zr_RetrySpecObject *spec, zr_call *call)
         if (r == NULL) return -1;
         Py_DECREF(r);
     }
+    else if (spec->budget != NULL) { /* our C RetryBudget: no bound-method call */
+        if (zr_budget_object_on_request(spec->budget) < 0) return -1;
+    }
     return 0;
 }
 
@@ -108,6 +111,12 @@ int zr_spec_exit(zr_RetrySpecObject *spec, PyObject *token, PyObject *exc)
         PyObject *r = call_owned(spec->record_method, &arg, 1);
         if (r == NULL) rc = -1;
         Py_XDECREF(r);
+    }
+    else if (rc == 0 && spec->record_method == NULL &&
+             zr_is_adaptive(spec->st, (PyObject *)spec->strategy) &&
+             (exc == NULL || PyObject_TypeCheck(exc, (PyTypeObject *)PyExc_Exception))) {
+        /* our C AdaptiveBackoff: record without a bound-method call */
+        rc = zr_adaptive_object_record((PyObject *)spec->strategy, exc == NULL);
     }
     return rc;
 }
@@ -153,8 +162,12 @@ static int is_number(PyObject *o)
 /* The strategy's delay after call->attempt. 0 or -1. */
 static int strategy_delay(zr_RetrySpecObject *spec, zr_call *call, double *out)
 {
-    if (spec->delay_method == NULL)
+    if (spec->delay_method == NULL) {
+        if (zr_is_adaptive(spec->st, (PyObject *)spec->strategy))
+            return zr_adaptive_object_delay((PyObject *)spec->strategy, call->attempt,
+                                            call->prev_delay, out);
         return zr_backoff_object_delay(spec->strategy, call->attempt, call->prev_delay, out);
+    }
     PyObject *args[2];
     args[0] = PyLong_FromUnsignedLong(call->attempt);
     if (args[0] == NULL) return -1;
@@ -381,12 +394,18 @@ int zr_spec_after_failure(zr_RetrySpecObject *spec, zr_call *call, PyObject *exc
             return ZR_NEXT_STOP;
         }
     }
-    if (spec->budget_try_retry != NULL) {
-        PyObject *r = call_owned(spec->budget_try_retry, NULL, 0);
-        if (r == NULL) return -1;
-        int ok = PyObject_IsTrue(r);
-        Py_DECREF(r);
-        if (ok < 0) return -1;
+    if (spec->budget != NULL) {
+        int ok = 0;
+        if (spec->budget_try_retry != NULL) {
+            PyObject *r = call_owned(spec->budget_try_retry, NULL, 0);
+            if (r == NULL) return -1;
+            ok = PyObject_IsTrue(r);
+            Py_DECREF(r);
+            if (ok < 0) return -1;
+        }
+        else if (zr_budget_object_try_retry(spec->budget, &ok) < 0) { /* C RetryBudget */
+            return -1;
+        }
         if (!ok) {
             *out = stop(spec, call, exc, result, STOP_BUDGET);
             return ZR_NEXT_STOP;
@@ -488,8 +507,11 @@ static int RetrySpec_init(zr_RetrySpecObject *self, PyObject *args, PyObject *kw
     Py_INCREF(self->module);
 
     /* a subtype that overrides get_delay (e.g. the adaptive strategy) is asked itself */
+    /* (the adaptive strategy's own C get_delay is called directly: see strategy_delay) */
+    int adaptive = zr_is_adaptive(st, strategy);
+    PyTypeObject *owner = adaptive ? st->AdaptiveBackoff_Type : st->Backoff_Type;
     PyObject *mine = PyObject_GetAttrString((PyObject *)Py_TYPE(strategy), "get_delay");
-    PyObject *base = mine ? PyObject_GetAttrString((PyObject *)st->Backoff_Type, "get_delay") : NULL;
+    PyObject *base = mine ? PyObject_GetAttrString((PyObject *)owner, "get_delay") : NULL;
     int overridden = mine && base && mine != base;
     Py_XDECREF(mine);
     Py_XDECREF(base);
@@ -498,6 +520,11 @@ static int RetrySpec_init(zr_RetrySpecObject *self, PyObject *args, PyObject *kw
         return -1;
     self->record_method = optional_attr(strategy, "_zr_record");
     if (self->record_method == NULL && PyErr_Occurred()) return -1;
+    if (adaptive) {
+        int fast = zr_adaptive_fast_ok(st, strategy);
+        if (fast < 0) return -1;
+        if (fast) Py_CLEAR(self->record_method); /* recorded in C by zr_spec_exit */
+    }
 
     if (as_exception_tuple("retry_on", retry_on ? retry_on : PyExc_Exception, &self->retry_on) < 0)
         return -1;
@@ -547,8 +574,11 @@ static int RetrySpec_init(zr_RetrySpecObject *self, PyObject *args, PyObject *kw
     }
     if (budget != Py_None) {
         self->budget = Py_NewRef(budget);
-        if ((self->budget_on_request = PyObject_GetAttrString(budget, "_zr_on_request")) == NULL ||
-            (self->budget_try_retry = PyObject_GetAttrString(budget, "_zr_try_retry")) == NULL) {
+        int fast = zr_budget_fast_ok(st, budget); /* our C type: no bound methods needed */
+        if (fast < 0) return -1;
+        if (!fast &&
+            ((self->budget_on_request = PyObject_GetAttrString(budget, "_zr_on_request")) == NULL ||
+             (self->budget_try_retry = PyObject_GetAttrString(budget, "_zr_try_retry")) == NULL)) {
             PyErr_Format(PyExc_TypeError, "budget must be a retry budget, got %R", budget);
             return -1;
         }
@@ -578,7 +608,7 @@ static int RetrySpec_init(zr_RetrySpecObject *self, PyObject *args, PyObject *kw
                         self->observer != NULL;
     /* metrics keep the fast path: the loops count its success in C */
     self->simple = !self->needs_start && self->breaker == NULL && self->budget == NULL &&
-                   self->result_predicate == NULL && self->record_method == NULL;
+                   self->result_predicate == NULL && self->record_method == NULL && !adaptive;
     return 0;
 }
 

@@ -37,6 +37,8 @@ typedef struct zr_module_state {
     /* circuit breakers (issue 4) */
 
     /* retry budgets and adaptive strategy (issue 4) */
+    PyTypeObject *RetryBudget_Type;     /* budget_type.c */
+    PyTypeObject *AdaptiveBackoff_Type; /* adaptive_type.c */
 
     /* shared memory (issue 5) */
     PyObject *shm_dir; /* str: directory override (zenoo_retry.shared.set_directory), or NULL */
@@ -85,6 +87,18 @@ extern PyType_Spec zr_retry_awaitable_spec; /* retry_awaitable_type.c */
 /* circuit breakers (issue 4) */
 
 /* retry budgets and adaptive strategy (issue 4) */
+extern PyType_Spec zr_retry_budget_spec; /* budget_type.c */
+extern PyType_Spec zr_adaptive_spec;     /* adaptive_type.c */
+/* RetrySpec's C fast path. *_fast_ok: 1 if obj is our C type and does not override the
+ * protocol methods (then call the functions below instead of bound methods), 0 if not,
+ * -1 on error. The others return 0, or -1 with an exception set. */
+int zr_budget_fast_ok(zr_module_state *st, PyObject *obj);
+int zr_budget_object_on_request(PyObject *budget);
+int zr_budget_object_try_retry(PyObject *budget, int *granted);
+int zr_adaptive_fast_ok(zr_module_state *st, PyObject *obj);
+int zr_is_adaptive(zr_module_state *st, PyObject *obj); /* an AdaptiveBackoff (or subtype) */
+int zr_adaptive_object_record(PyObject *strategy, int success);
+int zr_adaptive_object_delay(PyObject *strategy, uint64_t attempt, double prev, double *out);
 
 /* shared memory (issue 5): shared_segments.c */
 #include "../core/zr_shared.h"

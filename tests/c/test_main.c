@@ -24,6 +24,10 @@ int main(void)
     suite_breaker();
 
     /* retry budgets and adaptive strategy (issue 4) */
+    void suite_budget(void);
+    void suite_adaptive(void);
+    suite_budget();
+    suite_adaptive();
 
     /* shared state (issue 5) */
     suite_shared();
