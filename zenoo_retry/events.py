@@ -134,6 +134,8 @@ class EventDispatcher:
                    if _overrides(h, name)]
             for kind in EVENT_NAMES
         }
+        #: the kinds the C loops need to report (read once by RetrySpec)
+        self._zr_event_mask = sum(1 << kind for kind, fns in self._table.items() if fns)
 
     @classmethod
     def for_handlers(cls, handler: Any, *, breaker: Any = None, budget: Any = None) -> "EventDispatcher":

@@ -10,13 +10,20 @@
  */
 #include "zr_module.h"
 
+/* 1 if the observer wants events of `kind`. */
+static inline int wants(zr_RetrySpecObject *spec, int kind)
+{
+    return spec->observer != NULL && ((spec->observer_mask >> kind) & 1u);
+}
+
 /* Tell the observer (and, for failure-side events, the log hook) about `kind`. Called
  * with no exception set; leaves none set. */
 static void notify(zr_RetrySpecObject *spec, zr_call *call, int kind, PyObject *exc,
                    PyObject *result, double next_delay, PyObject *error)
 {
     PyObject *log = kind >= ZR_EV_RETRY ? spec->st->log_hook : NULL;
-    if (spec->observer == NULL && log == NULL) return;
+    PyObject *observer = wants(spec, kind) ? spec->observer : NULL;
+    if (observer == NULL && log == NULL) return;
     PyObject *info = zr_spec_attempt_info(spec, call, exc, result, next_delay);
     PyObject *k = info ? PyLong_FromLong(kind) : NULL;
     if (k == NULL) {
@@ -25,7 +32,7 @@ static void notify(zr_RetrySpecObject *spec, zr_call *call, int kind, PyObject *
         return;
     }
     PyObject *args[3] = {k, info, error ? error : Py_None};
-    PyObject *targets[2] = {spec->observer, log};
+    PyObject *targets[2] = {observer, log};
     for (int i = 0; i < 2; i++) {
         if (targets[i] == NULL) continue;
         PyObject *fn = Py_NewRef(targets[i]); /* the call may drop the spec's reference */
@@ -41,13 +48,13 @@ static void notify(zr_RetrySpecObject *spec, zr_call *call, int kind, PyObject *
 void zr_obs_attempt(zr_RetrySpecObject *spec, zr_call *call)
 {
     if (spec->metrics != NULL) zr_metrics_attempt(&spec->metrics->m);
-    if (spec->observer != NULL) notify(spec, call, ZR_EV_START, NULL, NULL, -1.0, NULL);
+    if (wants(spec, ZR_EV_START)) notify(spec, call, ZR_EV_START, NULL, NULL, -1.0, NULL);
 }
 
 void zr_obs_success(zr_RetrySpecObject *spec, zr_call *call, PyObject *result)
 {
     if (spec->metrics != NULL) zr_metrics_success(&spec->metrics->m, call->attempt);
-    if (spec->observer != NULL) notify(spec, call, ZR_EV_SUCCESS, NULL, result, -1.0, NULL);
+    if (wants(spec, ZR_EV_SUCCESS)) notify(spec, call, ZR_EV_SUCCESS, NULL, result, -1.0, NULL);
 }
 
 /* errors[type(exc)] += 1; failures here are reported, never raised. */

@@ -603,6 +603,17 @@ static int RetrySpec_init(zr_RetrySpecObject *self, PyObject *args, PyObject *kw
         self->metrics = (zr_MetricsObject *)Py_NewRef(metrics);
     }
     if (optional_callable("observer", observer, &self->observer) < 0) return -1;
+    self->observer_mask = UINT32_MAX;
+    if (self->observer != NULL) { /* observer._zr_event_mask: the kinds it wants (optional) */
+        PyObject *mask = optional_attr(self->observer, "_zr_event_mask");
+        if (mask == NULL && PyErr_Occurred()) return -1;
+        if (mask != NULL) {
+            unsigned long v = PyLong_AsUnsignedLongMask(mask);
+            Py_DECREF(mask);
+            if (v == (unsigned long)-1 && PyErr_Occurred()) return -1;
+            self->observer_mask = (uint32_t)v;
+        }
+    }
     self->needs_start = self->timeout >= 0.0 || self->on_retry != NULL ||
                         self->on_give_up != NULL || self->condition != NULL ||
                         self->observer != NULL;

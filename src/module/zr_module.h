@@ -186,6 +186,7 @@ typedef struct {
     /* observability (issue 6) */
     zr_MetricsObject *metrics;   /* counters bumped in C, or NULL */
     PyObject *observer;          /* callable(kind, RetryAttempt, error) (events), or NULL */
+    uint32_t observer_mask;      /* bit k set: the observer wants events of kind k */
 } zr_RetrySpecObject;
 
 /* Per-call progress, kept on the C stack (sync) or in the awaitable (async). */
