@@ -24,6 +24,14 @@ import sys
 import threading
 from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple, Type
 
+from .exceptions import (
+    BudgetExhaustedError,
+    CircuitBreakerOpenError,
+    InvalidConfigurationError,
+    MaxRetriesExceededError,
+    RetryTimeoutError,
+)
+
 __all__ = [
     "http_status",
     "is_server_error",
@@ -153,7 +161,6 @@ def error_types(param: str, value: Any) -> frozenset:
                 continue
             except ValueError:
                 pass
-        from .exceptions import InvalidConfigurationError
 
         raise InvalidConfigurationError(
             f"{param} must contain ErrorType members or their names "
@@ -235,14 +242,8 @@ def _classify_builtin(exc: BaseException) -> Optional[ErrorType]:
 
 
 def _classify_ours(exc: BaseException) -> Optional[ErrorType]:
-    from .exceptions import (
-        BudgetExhaustedError,
-        CircuitBreakerOpenError,
-        InvalidConfigurationError,
-        MaxRetriesExceededError,
-        RetryTimeoutError,
-    )
-
+    if not isinstance(exc, _OURS):
+        return None
     if isinstance(exc, CircuitBreakerOpenError):
         return ErrorType.CIRCUIT_BREAKER
     if isinstance(exc, RetryTimeoutError):
@@ -256,51 +257,75 @@ def _classify_ours(exc: BaseException) -> Optional[ErrorType]:
     return None
 
 
-def _classify_requests(exc: BaseException) -> Optional[ErrorType]:
-    mod = sys.modules.get("requests.exceptions")
-    if mod is None or not isinstance(exc, mod.RequestException):
+_OURS = (CircuitBreakerOpenError, RetryTimeoutError, InvalidConfigurationError, BudgetExhaustedError,
+         MaxRetriesExceededError)
+
+#: module name -> (module object, its rules as ((classes...), ErrorType) pairs, base classes)
+_LIB_RULES: Dict[str, Tuple[Any, Tuple[Tuple[tuple, ErrorType], ...], tuple]] = {}
+
+
+def _lib_rules(modname: str, build: Callable[[Any], Tuple[tuple, tuple]]) -> Optional[tuple]:
+    """The cached rules of a library, built on first use after it was imported."""
+    mod = sys.modules.get(modname)
+    if mod is None:
         return None
-    if isinstance(exc, mod.Timeout):  # ConnectTimeout, ReadTimeout
-        return ErrorType.TIMEOUT
-    if isinstance(exc, (mod.InvalidURL, mod.MissingSchema, mod.InvalidSchema, mod.URLRequired,
-                        mod.InvalidHeader, mod.TooManyRedirects)):
-        return ErrorType.PERMANENT
-    if isinstance(exc, mod.ConnectionError):  # includes ProxyError, SSLError
-        return ErrorType.NETWORK
-    if isinstance(exc, (mod.ChunkedEncodingError, mod.ContentDecodingError)):
-        return ErrorType.TRANSIENT
+    cached = _LIB_RULES.get(modname)
+    if cached is None or cached[0] is not mod:
+        base, rules = build(mod)
+        cached = (mod, rules, base)
+        _LIB_RULES[modname] = cached
+    return cached
+
+
+def _match(exc: BaseException, modname: str, build: Callable[[Any], Tuple[tuple, tuple]]) -> Optional[ErrorType]:
+    cached = _lib_rules(modname, build)
+    if cached is None or not isinstance(exc, cached[2]):
+        return None
+    for classes, kind in cached[1]:
+        if isinstance(exc, classes):
+            return kind
     return None
+
+
+def _requests_rules(mod: Any) -> Tuple[tuple, tuple]:
+    return (mod.RequestException,), (
+        ((mod.Timeout,), ErrorType.TIMEOUT),  # ConnectTimeout, ReadTimeout
+        ((mod.InvalidURL, mod.MissingSchema, mod.InvalidSchema, mod.URLRequired, mod.InvalidHeader,
+          mod.TooManyRedirects), ErrorType.PERMANENT),
+        ((mod.ConnectionError,), ErrorType.NETWORK),  # includes ProxyError, SSLError
+        ((mod.ChunkedEncodingError, mod.ContentDecodingError), ErrorType.TRANSIENT),
+    )
+
+
+def _httpx_rules(mod: Any) -> Tuple[tuple, tuple]:
+    return (mod.HTTPError, mod.InvalidURL, mod.StreamError), (
+        ((mod.TimeoutException,), ErrorType.TIMEOUT),
+        ((mod.NetworkError, mod.ProxyError), ErrorType.NETWORK),
+        ((mod.RemoteProtocolError,), ErrorType.TRANSIENT),  # server closed the connection mid-response
+        ((mod.LocalProtocolError, mod.UnsupportedProtocol, mod.InvalidURL, mod.DecodingError,
+          mod.TooManyRedirects, mod.StreamError), ErrorType.PERMANENT),
+    )
+
+
+def _aiohttp_rules(mod: Any) -> Tuple[tuple, tuple]:
+    return (mod.ClientError,), (
+        ((mod.ServerTimeoutError,), ErrorType.TIMEOUT),  # also asyncio.TimeoutError
+        ((mod.InvalidURL, mod.TooManyRedirects), ErrorType.PERMANENT),
+        ((mod.ClientConnectionError,), ErrorType.NETWORK),  # connector errors, disconnects, OS errors
+        ((mod.ClientPayloadError,), ErrorType.TRANSIENT),
+    )
+
+
+def _classify_requests(exc: BaseException) -> Optional[ErrorType]:
+    return _match(exc, "requests.exceptions", _requests_rules)
 
 
 def _classify_httpx(exc: BaseException) -> Optional[ErrorType]:
-    mod = sys.modules.get("httpx")
-    if mod is None or not isinstance(exc, (mod.HTTPError, mod.InvalidURL, mod.StreamError)):
-        return None
-    if isinstance(exc, mod.TimeoutException):
-        return ErrorType.TIMEOUT
-    if isinstance(exc, (mod.NetworkError, mod.ProxyError)):
-        return ErrorType.NETWORK
-    if isinstance(exc, mod.RemoteProtocolError):  # server closed the connection mid-response
-        return ErrorType.TRANSIENT
-    if isinstance(exc, (mod.LocalProtocolError, mod.UnsupportedProtocol, mod.InvalidURL,
-                        mod.DecodingError, mod.TooManyRedirects, mod.StreamError)):
-        return ErrorType.PERMANENT
-    return None
+    return _match(exc, "httpx", _httpx_rules)
 
 
 def _classify_aiohttp(exc: BaseException) -> Optional[ErrorType]:
-    mod = sys.modules.get("aiohttp")
-    if mod is None or not isinstance(exc, mod.ClientError):
-        return None
-    if isinstance(exc, mod.ServerTimeoutError):  # also asyncio.TimeoutError
-        return ErrorType.TIMEOUT
-    if isinstance(exc, (mod.InvalidURL, mod.TooManyRedirects)):
-        return ErrorType.PERMANENT
-    if isinstance(exc, mod.ClientConnectionError):  # connector errors, disconnects, OS errors
-        return ErrorType.NETWORK
-    if isinstance(exc, mod.ClientPayloadError):
-        return ErrorType.TRANSIENT
-    return None
+    return _match(exc, "aiohttp", _aiohttp_rules)
 
 
 _LIBRARY_CLASSIFIERS: Tuple[Callable[[BaseException], Optional[ErrorType]], ...] = (
@@ -314,8 +339,9 @@ class ErrorClassifier:
     """Maps exceptions to :class:`ErrorType`.
 
     Order: registered functions (newest first) -> registered exception types (the most
-    specific class along the exception's MRO wins) -> zenoo_retry's own errors -> an HTTP
-    status on the error or its response -> requests / httpx / aiohttp exceptions ->
+    specific class along the exception's MRO wins) -> zenoo_retry's own errors -> built-in
+    ``TimeoutError`` / ``ConnectionError`` -> an HTTP status on the error or its response
+    -> requests / httpx / aiohttp exceptions ->
     built-ins (timeouts, connection errors, ``OSError`` by errno, programming errors) ->
     DB-API errors by class name -> ``UNKNOWN``. Thread-safe to use while registering.
     """
@@ -364,6 +390,10 @@ class ErrorClassifier:
         kind = _classify_ours(exc)
         if kind is not None:
             return kind
+        if isinstance(exc, TimeoutError):  # the commonest failures first (no status to look for)
+            return ErrorType.TIMEOUT
+        if isinstance(exc, ConnectionError):
+            return ErrorType.NETWORK
         status = http_status(exc)
         if status is not None:
             kind = classify_status(status)
