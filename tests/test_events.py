@@ -228,3 +228,17 @@ def test_validation_and_breaker_listener():
     b.listeners[0](b, "closed", "open")
     assert changes == [("closed", "open")]
     assert isinstance(retry(event_handler=H())(lambda: 1).retry_spec.observer, EventDispatcher)
+
+
+def test_real_retry_budget_exhaustion():
+    budget_mod = pytest.importorskip("zenoo_retry.budget")
+    budget = budget_mod.RetryBudget(capacity=1, refill_rate=0.0)
+    r = Recorder()
+    m = RetryMetrics()
+    f = retry(strategy=NOJ, budget=budget, event_handler=r, metrics=m, name="rb")(
+        Flaky(OSError(), OSError(), OSError()))
+    with instant_retries(), pytest.raises(BudgetExhaustedError):
+        f()
+    assert ("budget", 2) in r.events and r.events[-1] == ("give_up", "BudgetExhaustedError")
+    s = m.get_stats()
+    assert s["budget_rejections"] == 1 and s["total_attempts"] == 2 and s["total_retries"] == 1

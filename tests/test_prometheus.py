@@ -121,3 +121,15 @@ def test_validation():
         exp.add_breaker(object())
     with pytest.raises(TypeError, match="budget must be"):
         exp.add_budget(object())
+
+
+def test_real_budget_gauges():
+    budget_mod = pytest.importorskip("zenoo_retry.budget")
+    registry = prometheus_client.CollectorRegistry()
+    exporter = PrometheusExporter(registry=registry)
+    budget = budget_mod.RetryBudget(capacity=4, refill_rate=0.0)
+    exporter.add_budget(budget, operation="api")
+    assert budget.try_acquire()
+    value = registry.get_sample_value
+    assert value("retry_budget_available_tokens", {"operation": "api"}) == 3.0
+    assert value("retry_budget_capacity_tokens", {"operation": "api"}) == 4.0
