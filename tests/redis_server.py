@@ -18,13 +18,13 @@ import tempfile
 import time
 from typing import Optional
 
-import pytest
-
 REDIS_SERVER = shutil.which("redis-server") or "/usr/bin/redis-server"
 
 
 def require_redis_server() -> str:
     """The redis-server path, or skip the calling test when it is not installed."""
+    import pytest  # lazily: the benchmarks use this module too
+
     if not os.access(REDIS_SERVER, os.X_OK):
         pytest.skip("redis-server is not installed (run scripts/bootstrap.sh)")
     try:
@@ -44,8 +44,8 @@ def free_port() -> int:
 class RedisServer:
     """One redis-server process on 127.0.0.1 that the test owns (start, stop, restart, pause)."""
 
-    def __init__(self, port: Optional[int] = None) -> None:
-        self.binary = require_redis_server()
+    def __init__(self, port: Optional[int] = None, binary: Optional[str] = None) -> None:
+        self.binary = binary or require_redis_server()
         self.port = port or free_port()
         self.dir = tempfile.mkdtemp(prefix="zr-redis-")
         self.proc: Optional[subprocess.Popen] = None

@@ -50,6 +50,7 @@ from .blocks import attempts
 from ._core import RetryAttempt
 
 # circuit breakers (issue 4)
+from .circuit_breaker import AdvancedCircuitBreaker, CircuitBreaker, CircuitBreakerStats
 
 # retry budgets and adaptive strategy (issue 4)
 from .adaptive import AdaptiveStrategy
@@ -120,6 +121,9 @@ __all__ = [
     "attempts",
     "RetryAttempt",
     # circuit breakers (issue 4)
+    "AdvancedCircuitBreaker",
+    "CircuitBreaker",
+    "CircuitBreakerStats",
 
     # retry budgets and adaptive strategy (issue 4)
     "AdaptiveStrategy",

@@ -259,7 +259,6 @@ static void close_breaker(const zr_breaker_config *cfg, zr_breaker_state *s,
 {
     s->consecutive_trips = 0;
     s->consecutive_failures = 0;
-    s->consecutive_successes = 0;
     s->break_duration = cfg->recovery_timeout;
     window_clear(cfg, s);
     set_mode(cfg, s, ZR_BREAKER_CLOSED, ch);
@@ -457,6 +456,8 @@ zr_status zr_breaker_release(const zr_breaker_config *cfg, zr_breaker_state *sta
         s->stale = zr_sat_add_u64(s->stale, 1);
         return ZR_OK;
     }
+    if (outcome == ZR_OUTCOME_SUCCESS && zr_breaker_release_success_fast(cfg, s, permit))
+        return ZR_OK;
     if (!(duration >= 0.0)) duration = now - permit->start;
     apply_outcome(cfg, s, now, outcome, duration, change);
     return ZR_OK;
@@ -528,6 +529,7 @@ void zr_breaker_reset(const zr_breaker_config *cfg, zr_breaker_state *state, dou
     clear_change(change);
     state->has_last_failure = 0;
     state->last_failure_time = 0.0;
+    state->consecutive_successes = 0;
     close_breaker(cfg, state, change);
 }
 
@@ -544,6 +546,33 @@ uint32_t zr_breaker_release_owner(const zr_breaker_config *cfg, zr_breaker_state
     }
     state->probes_in_use = state->probes_in_use >= freed ? state->probes_in_use - freed : 0;
     return freed;
+}
+
+zr_status zr_breaker_adopt(const zr_breaker_config *cfg, zr_breaker_state *state, double now,
+                           uint64_t expect_epoch, uint32_t mode, double remaining,
+                           zr_breaker_change *change)
+{
+    clear_change(change);
+    if (!isfinite(now) || !isfinite(remaining) || remaining < 0.0) return ZR_EINVAL;
+    if (mode != ZR_BREAKER_CLOSED && mode != ZR_BREAKER_OPEN && mode != ZR_BREAKER_HALF_OPEN)
+        return ZR_EINVAL;
+    if (state->epoch != expect_epoch || state->mode == ZR_BREAKER_ISOLATED ||
+        state->mode == ZR_BREAKER_DISABLED)
+        return ZR_ESTATE;
+    if (mode == ZR_BREAKER_OPEN) {
+        if (state->mode != ZR_BREAKER_OPEN) {
+            state->opened_at = now;
+            set_mode(cfg, state, ZR_BREAKER_OPEN, change);
+        }
+        state->open_until = now + remaining;
+    }
+    else if (mode == ZR_BREAKER_HALF_OPEN) {
+        if (state->mode != ZR_BREAKER_HALF_OPEN) to_half_open(cfg, state, change);
+    }
+    else if (state->mode != ZR_BREAKER_CLOSED) {
+        close_breaker(cfg, state, change);
+    }
+    return ZR_OK;
 }
 
 void zr_breaker_repair(const zr_breaker_config *cfg, zr_breaker_state *state)

@@ -230,6 +230,20 @@ void zr_breaker_reset(const zr_breaker_config *cfg, zr_breaker_state *state, dou
 uint32_t zr_breaker_release_owner(const zr_breaker_config *cfg, zr_breaker_state *state,
                                   uint64_t owner);
 
+/* Adopt a mode decided outside this state (the fleet's state kept in Redis, issue 5) at
+ * `now`, only if the state is still at epoch `expect_epoch`, i.e. nothing changed since the
+ * caller last looked (else ZR_ESTATE and nothing changes: the caller reports the local
+ * transition first). ISOLATED and DISABLED (manual overrides) are never changed (ZR_ESTATE).
+ *   ZR_BREAKER_CLOSED     close: counts, window and break reset, as after good probes;
+ *   ZR_BREAKER_OPEN       open until now + remaining; if already OPEN only the deadline
+ *                         moves (same epoch: permits out keep counting);
+ *   ZR_BREAKER_HALF_OPEN  half-open with every probe slot free (already HALF_OPEN: no-op).
+ * An adopted opening is not counted in `trips` (that counts this state's own trips).
+ * ZR_EINVAL: now not finite, remaining not finite or < 0, or another mode (nothing changes). */
+zr_status zr_breaker_adopt(const zr_breaker_config *cfg, zr_breaker_state *state, double now,
+                           uint64_t expect_epoch, uint32_t mode, double remaining,
+                           zr_breaker_change *change);
+
 /* Restore the invariants of a state whose last writer may have died mid-update (robust
  * mutex reported "recovered"): clamps the mode and ring positions, recounts probes in use
  * and window totals from the slots and the window. Never fails on a checked state. */
@@ -242,6 +256,43 @@ void zr_breaker_stats_get(const zr_breaker_config *cfg, const zr_breaker_state *
 
 /* Lower-case mode name: "closed", "open", "half_open", "isolated", "disabled", or "?". */
 const char *zr_breaker_mode_name(uint32_t mode);
+
+/* Clock-free fast paths for the common case (same locking rules as the rest).
+ *
+ * zr_breaker_acquire_fast: in CLOSED or DISABLED with no slow-call rule, admit without
+ * reading the clock: returns 1 with *permit filled (start = 0). Returns 0, changing nothing,
+ * when the caller must use zr_breaker_acquire with a real `now`.
+ * zr_breaker_release_success_fast: a success of a permit of the current epoch in CLOSED
+ * with no window and no slow-call rule (nothing there needs the time): returns 1 when
+ * recorded. Returns 0, changing nothing, when zr_breaker_release is needed.
+ * Both do exactly what the general functions would do in those cases. */
+static inline int zr_breaker_acquire_fast(const zr_breaker_config *cfg, zr_breaker_state *s,
+                                          zr_breaker_permit *permit)
+{
+    if ((s->mode != ZR_BREAKER_CLOSED && s->mode != ZR_BREAKER_DISABLED) ||
+        cfg->slow_call_duration > 0.0)
+        return 0;
+    permit->epoch = s->epoch;
+    permit->start = 0.0;
+    permit->slot = ZR_BREAKER_NO_SLOT;
+    permit->generation = 0;
+    s->admitted = zr_sat_add_u64(s->admitted, 1);
+    return 1;
+}
+
+static inline int zr_breaker_release_success_fast(const zr_breaker_config *cfg,
+                                                  zr_breaker_state *s,
+                                                  const zr_breaker_permit *permit)
+{
+    if (s->mode != ZR_BREAKER_CLOSED || permit->epoch != s->epoch ||
+        permit->slot != ZR_BREAKER_NO_SLOT || cfg->window_kind != ZR_WINDOW_NONE ||
+        cfg->slow_call_duration > 0.0)
+        return 0;
+    s->successes = zr_sat_add_u64(s->successes, 1);
+    s->consecutive_successes = zr_sat_inc_u32(s->consecutive_successes);
+    s->consecutive_failures = 0;
+    return 1;
+}
 
 /* The probe slots of a state (for inspection and tests). */
 static inline zr_breaker_slot *zr_breaker_slots(zr_breaker_state *state)

@@ -13,6 +13,17 @@ double zr_clock_monotonic(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
+double zr_clock_coarse(void)
+{
+#ifdef CLOCK_MONOTONIC_COARSE
+    struct timespec ts;
+    if (clock_gettime(CLOCK_MONOTONIC_COARSE, &ts) != 0) return zr_clock_monotonic();
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+#else
+    return zr_clock_monotonic();
+#endif
+}
+
 double zr_clock_wall(void)
 {
     struct timespec ts;

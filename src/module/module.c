@@ -174,6 +174,11 @@ static int zr_exec(PyObject *module)
     if (add_type(module, &zr_retry_awaitable_spec, NULL, &st->RetryAwaitable_Type) < 0) return -1;
 
     /* circuit breakers (issue 4: breaker_type.c) */
+    if (add_type(module, &zr_circuit_breaker_spec, NULL, &st->CircuitBreaker_Type) < 0) return -1;
+    if (add_type(module, &zr_breaker_call_spec, NULL, &st->BreakerCall_Type) < 0) return -1;
+    for (uint32_t i = 0; i < 5; i++)
+        if ((st->breaker_mode_names[i] = PyUnicode_InternFromString(zr_breaker_mode_name(i))) == NULL)
+            return -1;
 
     /* retry budgets and adaptive strategy (issue 4: budget_type.c, adaptive_type.c) */
     if (add_type(module, &zr_retry_budget_spec, NULL, &st->RetryBudget_Type) < 0) return -1;
@@ -228,6 +233,9 @@ static int zr_traverse(PyObject *module, visitproc visit, void *arg)
     Py_VISIT(st->wake);
     Py_VISIT(st->time_sleep);
     Py_VISIT(st->test_recorder);
+    Py_VISIT(st->CircuitBreaker_Type);
+    Py_VISIT(st->BreakerCall_Type);
+    for (int i = 0; i < 5; i++) Py_VISIT(st->breaker_mode_names[i]);
     Py_VISIT(st->shm_dir);
     Py_VISIT(st->SharedStateError);
     Py_VISIT(st->SharedSegmentNotFoundError);
@@ -261,6 +269,9 @@ static int zr_clear(PyObject *module)
     Py_CLEAR(st->wake);
     Py_CLEAR(st->time_sleep);
     Py_CLEAR(st->test_recorder);
+    Py_CLEAR(st->CircuitBreaker_Type);
+    Py_CLEAR(st->BreakerCall_Type);
+    for (int i = 0; i < 5; i++) Py_CLEAR(st->breaker_mode_names[i]);
     Py_CLEAR(st->shm_dir);
     Py_CLEAR(st->SharedStateError);
     Py_CLEAR(st->SharedSegmentNotFoundError);

@@ -14,6 +14,7 @@
  *     delay = condition's number | delay_hint(exc) | strategy delay, capped at max_delay
  *             (a condition's or hint's number is capped at max_hint_delay when set)
  *     elapsed + delay > timeout              -> RetryTimeoutError   (or exc if reraise)
+ *     a C circuit breaker still open after delay -> CircuitBreakerOpenError (cause: exc)
  *     budget refuses a token                 -> BudgetExhaustedError (or exc if reraise)
  *     otherwise retry after `delay`.
  *   A final failure that is an Exception calls on_give_up(attempt, error), then returns
@@ -88,7 +89,10 @@ int zr_spec_begin(zr_RetrySpecObject *spec, zr_call *call)
 int zr_spec_enter(zr_RetrySpecObject *spec, PyObject **token)
 {
     *token = NULL;
-    if (spec->breaker_enter == NULL) return 0;
+    if (spec->breaker_enter == NULL) {
+        /* a C circuit breaker is called directly (no bound-method call) */
+        return spec->breaker != NULL ? zr_cb_enter(spec->breaker, token) : 0;
+    }
     PyObject *t = call_owned(spec->breaker_enter, NULL, 0);
     if (t == NULL) return -1;
     *token = t;
@@ -98,7 +102,11 @@ int zr_spec_enter(zr_RetrySpecObject *spec, PyObject **token)
 int zr_spec_exit(zr_RetrySpecObject *spec, PyObject *token, PyObject *exc)
 {
     int rc = 0;
-    if (spec->breaker_exit != NULL) {
+    if (spec->breaker != NULL && spec->breaker_exit == NULL) {
+        rc = zr_cb_exit(spec->breaker, token, exc); /* consumes token */
+        token = NULL;
+    }
+    else if (spec->breaker_exit != NULL) {
         PyObject *args[2] = {token ? token : Py_None, exc ? exc : Py_None};
         PyObject *r = call_owned(spec->breaker_exit, args, 2);
         if (r == NULL) rc = -1;
@@ -394,6 +402,18 @@ int zr_spec_after_failure(zr_RetrySpecObject *spec, zr_call *call, PyObject *exc
             return ZR_NEXT_STOP;
         }
     }
+    if (spec->breaker != NULL && spec->breaker_enter == NULL) {
+        /* an open C breaker would refuse the next attempt: stop now, do not sleep first */
+        int refused = zr_cb_refuses_after(spec->breaker, d);
+        if (refused < 0) return -1;
+        if (refused) {
+            PyObject *err = zr_fetch_exception();
+            if (exc != NULL) PyException_SetCause(err, Py_NewRef(exc));
+            *out = zr_spec_stop_with(spec, call, err);
+            Py_DECREF(err);
+            return ZR_NEXT_STOP;
+        }
+    }
     if (spec->budget != NULL) {
         int ok = 0;
         if (spec->budget_try_retry != NULL) {
@@ -563,7 +583,10 @@ static int RetrySpec_init(zr_RetrySpecObject *self, PyObject *args, PyObject *kw
         self->max_hint_delay = t;
     }
     self->reraise = reraise;
-    if (breaker != Py_None) {
+    if (breaker != Py_None && zr_cb_is_native(st, breaker)) {
+        self->breaker = Py_NewRef(breaker); /* C fast path: breaker_enter/exit stay NULL */
+    }
+    else if (breaker != Py_None) {
         self->breaker = Py_NewRef(breaker);
         if ((self->breaker_enter = PyObject_GetAttrString(breaker, "_zr_enter")) == NULL ||
             (self->breaker_exit = PyObject_GetAttrString(breaker, "_zr_exit")) == NULL) {

@@ -15,6 +15,7 @@
 
 #include "../core/zr_backoff.h"
 #include "../core/zr_clock.h"
+#include "../core/zr_breaker.h" /* circuit breakers (issue 4) */
 #include "../core/zr_metrics.h"
 
 #if defined(__GNUC__) || defined(__clang__)
@@ -35,6 +36,9 @@ typedef struct zr_module_state {
     PyTypeObject *RetryAwaitable_Type;
 
     /* circuit breakers (issue 4) */
+    PyTypeObject *CircuitBreaker_Type;
+    PyTypeObject *BreakerCall_Type;
+    PyObject *breaker_mode_names[5]; /* interned "closed", "open", ... by zr_breaker_mode */
 
     /* retry budgets and adaptive strategy (issue 4) */
     PyTypeObject *RetryBudget_Type;     /* budget_type.c */
@@ -85,6 +89,90 @@ extern PyType_Spec zr_async_retrying_spec;  /* async_retrying_type.c */
 extern PyType_Spec zr_retry_awaitable_spec; /* retry_awaitable_type.c */
 
 /* circuit breakers (issue 4) */
+extern PyType_Spec zr_circuit_breaker_spec; /* breaker_type.c */
+extern PyType_Spec zr_breaker_call_spec;    /* breaker_call_type.c */
+
+/* A circuit breaker: immutable config + a pointer to its mutable state. The state is
+ * private memory (own_state) in-process; the shared-memory layer (issue 5) points `state`
+ * into a segment and sets `shm`, and the lock helpers then take the segment's robust
+ * mutex (zr_cb_lock/zr_cb_unlock are the only way any code touches *state). */
+typedef struct zr_CircuitBreakerObject {
+    PyObject_HEAD
+    zr_module_state *st;        /* borrowed: module outlives instances (module is held) */
+    PyObject *module;           /* strong */
+    zr_breaker_config cfg;
+    zr_breaker_state *state;    /* -> own_state or into a shared segment */
+    void *own_state;            /* PyMem block of zr_breaker_state_size(&cfg), or NULL */
+    struct zr_shm *shm;         /* segment holding *state (issue 5), or NULL: private */
+    uint64_t owner;             /* owner id recorded on probe permits: 0, or pid when shared */
+    PyObject *expected;         /* tuple of exception classes counted as failures */
+    PyObject *clock;            /* callable() -> seconds, or NULL: CLOCK_MONOTONIC(_COARSE) */
+    PyObject *listeners;        /* tuple of callables(breaker, old, new) */
+    PyObject *name;             /* str */
+    PyObject *token_cache;      /* bytes permit reused for closed-state tokens, or NULL */
+    uint64_t token_epoch;       /* epoch token_cache belongs to */
+    int precise;                /* slow-call rule on: read the fine clock */
+    PyObject *dict;
+    PyObject *weakreflist;
+} zr_CircuitBreakerObject;
+
+/* The one lock pair around every access to cb->state. Private state: nothing to do (the
+ * GIL is held and no Python code runs while the state is touched). Shared state (issue 5):
+ * the segment's robust mutex; a dead previous holder is repaired after. 0 or -1 (OSError). */
+int zr_cb_lock_shared(zr_CircuitBreakerObject *cb);
+void zr_cb_unlock_shared(zr_CircuitBreakerObject *cb);
+static inline int zr_cb_lock(zr_CircuitBreakerObject *cb)
+{
+    return ZR_LIKELY(cb->shm == NULL) ? 0 : zr_cb_lock_shared(cb);
+}
+static inline void zr_cb_unlock(zr_CircuitBreakerObject *cb)
+{
+    if (ZR_UNLIKELY(cb->shm != NULL)) zr_cb_unlock_shared(cb);
+}
+
+/* Admission for one call (C fast path of decorators and RetrySpec). 0: admitted, *permit
+ * filled. -1: refused (CircuitBreakerOpenError set) or failed (exception set). Listeners of
+ * a transition are called before returning. */
+int zr_cb_acquire(zr_CircuitBreakerObject *cb, zr_breaker_permit *permit);
+
+/* Same, inlined: the clock-free closed-state fast path, else zr_cb_acquire. */
+static inline int zr_cb_acquire_inline(zr_CircuitBreakerObject *cb, zr_breaker_permit *permit)
+{
+    if (ZR_LIKELY(cb->shm == NULL) && ZR_LIKELY(zr_breaker_acquire_fast(&cb->cfg, cb->state, permit)))
+        return 0;
+    return zr_cb_acquire(cb, permit);
+}
+
+/* Report the outcome of an admitted call: exc NULL is success; an Exception matching
+ * expected_exception is a failure; another Exception counts as success; a BaseException
+ * that is not an Exception (CancelledError, KeyboardInterrupt, SystemExit, GeneratorExit)
+ * is ignored. Must be called with no exception set; never raises (clock or listener errors
+ * go to sys.unraisablehook). */
+void zr_cb_release(zr_CircuitBreakerObject *cb, const zr_breaker_permit *permit, PyObject *exc);
+
+/* A success, inlined: the clock-free closed-state fast path, else zr_cb_release. */
+static inline void zr_cb_release_success_inline(zr_CircuitBreakerObject *cb,
+                                                const zr_breaker_permit *permit)
+{
+    if (ZR_LIKELY(cb->shm == NULL) &&
+        ZR_LIKELY(zr_breaker_release_success_fast(&cb->cfg, cb->state, permit)))
+        return;
+    zr_cb_release(cb, permit, NULL);
+}
+
+/* The _zr_enter/_zr_exit protocol in C (RetrySpec uses these directly for this type).
+ * enter: 0 with *token (new ref, opaque) or -1 with an exception set.
+ * exit: consumes token; 0, or -1 if token is not one of ours (TypeError). */
+int zr_cb_enter(PyObject *breaker, PyObject **token);
+int zr_cb_exit(PyObject *breaker, PyObject *token, PyObject *exc);
+
+/* 1 if breaker is a C circuit breaker whose _zr_enter/_zr_exit are not overridden. */
+int zr_cb_is_native(zr_module_state *st, PyObject *breaker);
+
+/* Before sleeping `delay` seconds for a retry: 1 if the breaker will still refuse when the
+ * sleep ends (CircuitBreakerOpenError set, retry is pointless), 0 if it may admit, -1 on
+ * error. */
+int zr_cb_refuses_after(PyObject *breaker, double delay);
 
 /* retry budgets and adaptive strategy (issue 4) */
 extern PyType_Spec zr_retry_budget_spec; /* budget_type.c */
