@@ -224,9 +224,10 @@ zr_status zr_budget_on_request(const zr_budget_config *cfg, zr_budget_state *sta
 {
     zr_status rc = usable(cfg, state, now);
     if (rc != ZR_OK) return rc;
-    advance(cfg, state, now);
     state->total_requests = zr_sat_add_u64(state->total_requests, 1);
     if (cfg->mode == ZR_BUDGET_RATIO) {
+        /* a token bucket refills lazily (exactly the same result): it needs no time here */
+        ratio_advance(cfg, state, now);
         zr_budget_slot *slot = &state->slots[slot_of(cfg, state->head_epoch)];
         slot->requests = zr_sat_add_u64(slot->requests, 1);
         state->window_requests = zr_sat_add_u64(state->window_requests, 1);

@@ -117,8 +117,10 @@ zr_status zr_budget_init(const zr_budget_config *cfg, zr_budget_state *state, do
  * otherwise. Meant for a state found in shared memory. */
 zr_status zr_budget_check(const zr_budget_config *cfg, const zr_budget_state *state);
 
-/* A logical call starts (its first attempt). RATIO: counts one request in the current
- * slice. TOKEN: refills only. Never spends budget. */
+/* A logical call starts (its first attempt). RATIO: counts one request in the slice of
+ * `now`. TOKEN: only counts it in total_requests; `now` is not used (refill is lazy, and
+ * refilling later gives exactly the same tokens), so a caller may skip reading a clock.
+ * Never spends budget. */
 zr_status zr_budget_on_request(const zr_budget_config *cfg, zr_budget_state *state, double now);
 
 /* Take `n` tokens (retries), all or nothing. *granted is 1 when taken, 0 when refused
