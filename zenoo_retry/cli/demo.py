@@ -58,7 +58,7 @@ LEGEND: Dict[str, str] = {
     "none": "one attempt, 1 s attempt timeout",
     "naive": "5 attempts, no wait between them",
     "backoff": "5 attempts, waits 50 ms x2 up to 1 s with full jitter, Retry-After honoured, 3 s deadline",
-    "budget": "backoff + jitter, and retries drawn from one RetryBudget shared by all clients",
+    "budget": "backoff + jitter, retries limited by one RetryBudget.ratio() for all clients (20 % + 10/s)",
     "breaker": "+ retry budget, and every attempt through one CircuitBreaker (5 failures, 0.5 s)",
 }
 RETRYABLE = (HTTPStatusError, ConnectionError, asyncio.TimeoutError, TimeoutError)
@@ -83,9 +83,9 @@ def _breaker_class() -> Any:
 
 
 def make_budget() -> Any:
-    """A fresh retry budget for one run: the default ratio mode (retries limited to a
-    share of recent requests plus a small floor)."""
-    return _budget_class()()
+    """A fresh retry budget for one run: the default ratio mode (retries may add 20 % of
+    the requests of the last 10 s, plus 10 retries/s)."""
+    return _budget_class().ratio()
 
 
 def make_breaker() -> Any:
@@ -189,6 +189,11 @@ class Result:
     def success_rate(self) -> float:
         return self.succeeded / self.logical if self.logical else 0.0
 
+    def success_outside(self, outage: Tuple[float, float]) -> float:
+        """Success rate of the requests that began and ended outside the outage window."""
+        calm = [r[2] for r in self.records if r[1] < outage[0] or r[0] >= outage[1]]
+        return sum(calm) / len(calm) if calm else 0.0
+
     def amplification(self) -> float:
         return self.server_received / self.logical if self.logical else 0.0
 
@@ -206,9 +211,10 @@ class Result:
         return percentile(lat, p) if lat else 0.0
 
     def peak_rate(self, window: float = 0.5) -> float:
+        """Highest request rate the server saw over ``window`` seconds (whole BUCKETs)."""
         k = max(1, int(round(window / BUCKET)))
         sums = [sum(self.timeline[i:i + k]) for i in range(0, max(1, len(self.timeline) - k + 1))]
-        return max(sums) / window if sums else 0.0
+        return max(sums) / (k * BUCKET) if sums else 0.0
 
     def recovery(self, outage: Tuple[float, float], until: float, window: float = 0.5) -> Optional[float]:
         """Seconds after the outage until the callers' success ratio, over the requests
@@ -237,6 +243,7 @@ class Result:
             "outage_amplification": self.window_amplification(*out) if out else None,
             "peak_requests_per_second": self.peak_rate(),
             "latency_p50": self.latency(50), "latency_p99": self.latency(99),
+            "success_outside_outage": self.success_outside(out) if out else None,
             "recovery_seconds": self.recovery(out, cfg.duration) if out else None,
             "client_sent": self.client_sent, "attempts": sum(r[4] for r in self.records),
             "max_attempts_seen": max((r[4] for r in self.records), default=0),
@@ -349,8 +356,13 @@ async def run_demo(cfg: Config, keys: Sequence[str], progress: Progress) -> List
 RAMP = " .:-=+*#%@"
 
 
-def sparkline(timeline: List[int], width_s: float, scale: float, step: float = 0.25) -> str:
-    k = max(1, int(round(step / BUCKET)))
+STEP = 0.2  # seconds per sparkline character (a whole number of BUCKETs)
+
+
+def sparkline(timeline: List[int], width_s: float, scale: float) -> str:
+    """One character per STEP seconds: the server's request rate on a 10-level ramp."""
+    k = max(1, int(round(STEP / BUCKET)))
+    step = k * BUCKET
     n = int(round(width_s / step))
     cells = []
     for i in range(n):
@@ -385,12 +397,12 @@ def render(results: List[Result], cfg: Config, out: TextIO) -> None:
               f"{r.peak_rate():>7.0f} {1000 * r.latency(50):>7.1f} {1000 * r.latency(99):>7.1f} "
               f"{r.logical - r.succeeded:>8d} {rec:>8}", file=out)
     print("", file=out)
-    scale = max((r.peak_rate(0.25) for r in results), default=0.0)
-    print(f"requests the server received per second (each char 0.25 s; '@' = {scale:.0f} req/s)", file=out)
+    scale = max((r.peak_rate(STEP) for r in results), default=0.0)
+    print(f"requests the server received per second (each char {STEP:g} s; '@' = {scale:.0f} req/s)", file=out)
     ruler = ""
     if outage:
-        n = int(round(cfg.duration / 0.25))
-        ruler = "".join("^" if outage[0] <= i * 0.25 < outage[1] else " " for i in range(n))
+        n = int(round(cfg.duration / STEP))
+        ruler = "".join("^" if outage[0] <= (i + 0.5) * STEP < outage[1] else " " for i in range(n))
     for r in results:
         print(f"{r.label:<18} |{sparkline(r.timeline, cfg.duration, scale)}|", file=out)
     if outage:
@@ -426,6 +438,11 @@ def _verdict(results: List[Result], cfg: Config, out: TextIO) -> None:
                   f"{100 * r.success_rate():.1f}% success, recovered "
                   f"{_fmt_recovery(r.recovery(outage, cfg.duration), cfg.duration - outage[1])} "
                   f"after it.", file=out)
+    retrying = [r for r in results if r.key != "none"]
+    if outage and retrying and "none" in by:
+        rates = [100 * r.success_outside(outage) for r in retrying]
+        print(f"outside the outage the retrying policies served {min(rates):.1f}-{max(rates):.1f}% of requests, "
+              f"no retry {100 * by['none'].success_outside(outage):.1f}%.", file=out)
     print("load = requests counted by the server / logical requests sent by the callers; "
           "latency and success are what the callers saw.", file=out)
 
@@ -437,7 +454,7 @@ def write_plot(results: List[Result], cfg: Config, path: str) -> None:
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(9, 4.5))
-    k = int(round(0.25 / BUCKET))
+    k = max(1, int(round(STEP / BUCKET)))
     for r in results:
         xs, ys = [], []
         for i in range(0, len(r.timeline), k):
