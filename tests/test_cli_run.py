@@ -207,3 +207,13 @@ def test_console_script_points_at_the_cli():
     from zenoo_retry.cli.main import main
 
     assert eps[0].load() is main
+
+
+def test_quiet_logs_only_a_failure(flaky, tmp_path):
+    r = cli("run", "-q", "--attempts", "3", *FAST, "--", *flaky(99, 4))
+    assert r.returncode == 4
+    assert [ln for ln in r.stderr.splitlines() if ln.startswith("zenoo-retry:")] == [
+        "zenoo-retry: giving up: attempt 3/3 failed: exit 4 " + r.stderr.split("exit 4 ", 1)[1].splitlines()[0]]
+    (tmp_path / "count").unlink()
+    r = cli("run", "-q", "--attempts", "3", *FAST, "--", *flaky(1, 4))
+    assert r.returncode == 0 and "zenoo-retry:" not in r.stderr
