@@ -71,6 +71,7 @@ class FlakyServer:
                  clock: Callable[[], float] = time.monotonic) -> None:
         self.faults = faults
         self.clock = clock
+        self.seed = seed
         self._rng = random.Random(seed)
         self._server: Optional[asyncio.AbstractServer] = None
         self._handlers: Set["asyncio.Task[None]"] = set()
@@ -99,8 +100,10 @@ class FlakyServer:
             self._server = None
 
     def begin_phase(self) -> None:
-        """Zero the counters and restart the fault timeline (outage times count from now)."""
+        """Zero the counters and restart the fault timeline (outage times count from now)
+        and the error draws (the same seed gives every phase the same sequence)."""
         self.stats = ServerStats()
+        self._rng.seed(self.seed)
         self.phase_start = self._refilled = self.clock()
         self._tokens = self._burst()
 
