@@ -1,6 +1,7 @@
 /* zr_breaker.c - the circuit-breaker state machine (see zr_breaker.h for the rules). */
 #include "zr_breaker.h"
 
+#include <float.h>
 #include <math.h>
 #include <string.h>
 
@@ -247,6 +248,7 @@ static void trip(const zr_breaker_config *cfg, zr_breaker_state *s, double now,
     s->break_duration = brk;
     s->opened_at = now;
     s->open_until = now + brk;
+    if (!isfinite(s->open_until)) s->open_until = DBL_MAX; /* saturate (now near DBL_MAX) */
     set_mode(cfg, s, ZR_BREAKER_OPEN, ch);
 }
 
