@@ -76,3 +76,31 @@ def test_works_with_structlog_stdlib_integration():
     assert event["level"] == "info" and event["retry_event"] == "retry"
     assert event["operation"] == "s3.get" and event["attempt"] == 1 and event["delay"] == 0.5
     assert event["error_type"] == "TimeoutError" and "retrying s3.get" in event["event"]
+
+
+def test_breakers_given_to_retry_log_their_transitions_once(caplog):
+    class ListeningBreaker:
+        state = "closed"
+
+        def __init__(self):
+            self.listeners = []
+            self.name = "payments"
+
+        def add_listener(self, fn):
+            self.listeners.append(fn)
+
+        def _zr_enter(self):
+            return None
+
+        def _zr_exit(self, token, exc):
+            pass
+
+    b = ListeningBreaker()
+    retry(circuit_breaker=b)(lambda: 1)
+    retry(circuit_breaker=b)(lambda: 2)
+    assert len(b.listeners) == 1
+    with caplog.at_level(logging.INFO, logger="zenoo_retry"):
+        b.listeners[0](b, "open", "half_open")
+    (rec,) = [r for r in caplog.records if r.name == "zenoo_retry"]
+    assert rec.levelno == logging.INFO and rec.breaker == "payments"
+    assert (rec.old_state, rec.new_state) == ("open", "half_open")

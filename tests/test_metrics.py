@@ -234,3 +234,40 @@ async def test_async_execute_with_metrics():
     with instant_retries():
         result, cm = await async_execute_with_metrics(AsyncFlaky(OSError(), result=9), RetryPolicy(strategy=exp(2)))
     assert result == 9 and cm.attempts == 2 and cm.retries == 1 and cm.total_delay == 0.5
+
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.integers(min_value=0, max_value=6), max_size=12))
+def test_counters_match_a_model(failures_per_call):
+    """Each call fails `f` times then succeeds (or exhausts 4 attempts): the C counters
+    equal what a plain model of the loop predicts."""
+    m = RetryMetrics()
+    errors = {0: ConnectionError, 1: TimeoutError, 2: OSError}
+    with instant_retries():
+        for f in failures_per_call:
+            errs = [errors[i % 3]() for i in range(f)]
+            fn = retry(strategy=FixedDelayStrategy(max_attempts=4, delay=0.25), metrics=m, name="p")(
+                Flaky(*errs, result=1))
+            try:
+                fn()
+            except MaxRetriesExceededError:
+                pass
+    s = m.get_stats()
+    ok = [f for f in failures_per_call if f < 4]
+    attempts = sum(min(f + 1, 4) for f in failures_per_call)
+    failed_attempts = sum(min(f, 4) for f in failures_per_call)
+    retries = sum(min(f, 3) for f in failures_per_call)
+    assert s["total_operations"] == len(failures_per_call)
+    assert s["successful_operations"] == len(ok)
+    assert s["failed_operations"] == s["exhausted"] == len(failures_per_call) - len(ok)
+    assert s["total_attempts"] == attempts and s["failed_attempts"] == failed_attempts
+    assert s["total_retries"] == retries and s["total_delay"] == pytest.approx(0.25 * retries)
+    assert sum(s["errors_by_type"].values()) == failed_attempts
+    assert sum(s["attempts_histogram"].values()) == len(failures_per_call)
+    assert s["attempts_histogram"] == {
+        n: sum(1 for f in failures_per_call if min(f + 1, 4) == n)
+        for n in range(1, 5) if any(min(f + 1, 4) == n for f in failures_per_call)}

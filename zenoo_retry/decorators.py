@@ -253,6 +253,10 @@ def _decorator(
     )
     hooks = dict(on_retry=on_retry, on_give_up=on_give_up, sleep=sleep, clock=clock,
                  fallback=fallback, fallback_factory=fallback_factory, name=name)
+    if pol.circuit_breaker is not None:  # observability (issue 6): log its transitions
+        from .logs import watch_breaker
+
+        watch_breaker(pol.circuit_breaker)
     if event_handler is not None:  # observability (issue 6)
         from .events import EventDispatcher
 

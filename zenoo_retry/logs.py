@@ -23,12 +23,13 @@ to get them as keys of the event dict.
 from __future__ import annotations
 
 import logging
+import weakref
 from typing import Any, Dict, Optional
 
 from . import _core
 from .events import CANCELLED, EVENT_NAMES, RETRY
 
-__all__ = ["logger", "install", "uninstall", "log_breaker_transition"]
+__all__ = ["logger", "install", "uninstall", "log_breaker_transition", "watch_breaker"]
 
 logger = logging.getLogger("zenoo_retry")
 
@@ -76,6 +77,22 @@ def log_breaker_transition(breaker: Any, old_state: Any, new_state: Any, name: O
     bname = name or getattr(breaker, "name", None) or repr(breaker)
     logger.log(level, "circuit breaker %s: %s -> %s", bname, old, new,
                extra={"retry_event": "breaker", "breaker": bname, "old_state": old, "new_state": new})
+
+
+_watched: "weakref.WeakSet[Any]" = weakref.WeakSet()
+
+
+def watch_breaker(breaker: Any) -> None:
+    """Log ``breaker``'s state changes (once per breaker; done for every breaker given to a
+    retry decorator). Breakers without ``add_listener`` are left alone."""
+    add = getattr(breaker, "add_listener", None)
+    if add is None or breaker in _watched:
+        return
+    add(log_breaker_transition)
+    try:
+        _watched.add(breaker)
+    except TypeError:  # not weak-referenceable: it may be subscribed again later
+        pass
 
 
 def install() -> None:

@@ -78,7 +78,6 @@ static int dict_add(PyObject *out, PyObject *key, PyObject *n)
 static int merge_errors(PyObject *out, zr_MetricsObject *mo)
 {
     PyObject *k, *v;
-    Py_ssize_t pos = 0;
     PyObject *items = PyDict_Items(mo->errors); /* a copy: names may run Python code */
     if (items == NULL) return -1;
     for (Py_ssize_t i = 0; i < PyList_GET_SIZE(items); i++) {
@@ -93,7 +92,6 @@ static int merge_errors(PyObject *out, zr_MetricsObject *mo)
         }
         Py_DECREF(name);
     }
-    (void)pos;
     Py_DECREF(items);
     return 0;
 }

@@ -41,7 +41,8 @@ from ..metrics import OperationMetrics, RetryMetrics
 
 __all__ = ["PrometheusExporter", "BREAKER_STATE_VALUES"]
 
-BREAKER_STATE_VALUES = {"closed": 0, "open": 1, "half_open": 2, "half-open": 2}
+#: seed 000's encoding; "isolated" (forced open) reads as open, "disabled" (always passes) as closed
+BREAKER_STATE_VALUES = {"closed": 0, "open": 1, "half_open": 2, "isolated": 1, "disabled": 0}
 _REASONS = (("exhausted", "exhausted"), ("timeouts", "timeout"), ("budget_rejections", "budget_exhausted"),
             ("breaker_rejections", "breaker_rejected"), ("not_retryable", "not_retryable"))
 
