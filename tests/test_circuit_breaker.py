@@ -327,6 +327,37 @@ def test_with_statement_nests():
             pytest.fail("body must not run")
 
 
+def test_with_exit_without_enter_and_threads():
+    cb, _ = make(failure_threshold=1000)
+    with pytest.raises(RuntimeError, match="__enter__"):
+        cb.__exit__(None, None, None)
+    import threading
+
+    errors = []
+
+    def run():
+        try:
+            for i in range(2000):
+                try:
+                    with cb:
+                        if i % 7 == 0:
+                            raise Boom()
+                except Boom:
+                    pass
+        except Exception as exc:  # pragma: no cover - the test fails below
+            errors.append(exc)
+
+    ts = [threading.Thread(target=run) for _ in range(4)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    assert errors == []
+    s = cb.stats()
+    assert s.calls_admitted == s.total_successes + s.total_failures == 8000
+    assert s.total_failures == 4 * 286
+
+
 async def test_async_with():
     cb, _ = make(failure_threshold=1)
     async with cb:

@@ -21,7 +21,6 @@ counted (the permit is returned).
 """
 from __future__ import annotations
 
-import contextvars
 import datetime
 import functools
 import inspect
@@ -178,29 +177,8 @@ class CircuitBreaker(_core.CircuitBreaker):
         self._zr_exit(token, None)
         return result
 
-    def _tokens(self) -> "contextvars.ContextVar[Tuple[Any, ...]]":
-        # one stack of permits per breaker and per thread/task context: `with cb:` nests
-        # and is safe to use from many threads and tasks at once
-        var = self.__dict__.get("_zr_cm_tokens")
-        if var is None:
-            var = contextvars.ContextVar(f"zenoo_retry.breaker.{id(self)}", default=())
-            var = self.__dict__.setdefault("_zr_cm_tokens", var)
-        return var  # type: ignore[no-any-return]
-
-    def __enter__(self) -> "CircuitBreaker":
-        token = self._zr_enter()
-        var = self._tokens()
-        var.set(var.get() + (token,))
-        return self
-
-    def __exit__(self, exc_type: Any, exc: Optional[BaseException], tb: Any) -> bool:
-        var = self._tokens()
-        stack = var.get()
-        if not stack:
-            raise RuntimeError("circuit breaker __exit__ without a matching __enter__")
-        var.set(stack[:-1])
-        self._zr_exit(stack[-1], exc)
-        return False
+    # `with breaker:` is C (__enter__/__exit__ of _core.CircuitBreaker): the permit is
+    # kept on a per-context stack, so nesting, threads and asyncio tasks are safe.
 
     async def __aenter__(self) -> "CircuitBreaker":
         return self.__enter__()

@@ -578,6 +578,74 @@ static PyObject *CB_exit(PyObject *self, PyObject *const *args, Py_ssize_t nargs
     Py_RETURN_NONE;
 }
 
+/* `with breaker:` - the permit goes on a per-context stack (a ContextVar holding a tuple),
+ * so nested blocks, threads and asyncio tasks each get their own. */
+static PyObject *CB_cm_enter(PyObject *self, PyObject *noargs)
+{
+    (void)noargs;
+    zr_CircuitBreakerObject *cb = CB(self);
+    if (!ready(cb)) return NULL;
+    if (cb->cm_var == NULL &&
+        (cb->cm_var = PyContextVar_New("zenoo_retry.circuit_breaker.permits", NULL)) == NULL)
+        return NULL;
+    PyObject *token;
+    if (zr_cb_enter(self, &token) < 0) return NULL;
+    PyObject *stack = NULL;
+    if (PyContextVar_Get(cb->cm_var, NULL, &stack) < 0) goto fail;
+    Py_ssize_t n = stack ? PyTuple_GET_SIZE(stack) : 0;
+    PyObject *grown = PyTuple_New(n + 1);
+    if (grown == NULL) goto fail;
+    for (Py_ssize_t i = 0; i < n; i++) PyTuple_SET_ITEM(grown, i, Py_NewRef(PyTuple_GET_ITEM(stack, i)));
+    PyTuple_SET_ITEM(grown, n, Py_NewRef(token));
+    PyObject *ctx_token = PyContextVar_Set(cb->cm_var, grown);
+    Py_DECREF(grown);
+    if (ctx_token == NULL) goto fail;
+    Py_DECREF(ctx_token);
+    Py_XDECREF(stack);
+    Py_DECREF(token);
+    return Py_NewRef(self);
+fail:
+    Py_XDECREF(stack);
+    {
+        PyObject *err = zr_fetch_exception();
+        (void)zr_cb_exit(self, token, NULL); /* return the permit */
+        zr_restore_exception(err);
+    }
+    return NULL;
+}
+
+static PyObject *CB_cm_exit(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    zr_CircuitBreakerObject *cb = CB(self);
+    if (nargs != 3) {
+        PyErr_Format(PyExc_TypeError, "__exit__ takes 3 arguments, got %zd", nargs);
+        return NULL;
+    }
+    PyObject *stack = NULL;
+    if (cb->cm_var != NULL && PyContextVar_Get(cb->cm_var, NULL, &stack) < 0) return NULL;
+    if (stack == NULL || PyTuple_GET_SIZE(stack) == 0) {
+        Py_XDECREF(stack);
+        PyErr_SetString(PyExc_RuntimeError,
+                        "circuit breaker __exit__ without a matching __enter__ in this context");
+        return NULL;
+    }
+    Py_ssize_t n = PyTuple_GET_SIZE(stack);
+    PyObject *token = Py_NewRef(PyTuple_GET_ITEM(stack, n - 1));
+    PyObject *rest = PyTuple_GetSlice(stack, 0, n - 1);
+    Py_DECREF(stack);
+    PyObject *ctx_token = rest ? PyContextVar_Set(cb->cm_var, rest) : NULL;
+    Py_XDECREF(rest);
+    if (ctx_token == NULL) {
+        Py_DECREF(token);
+        return NULL;
+    }
+    Py_DECREF(ctx_token);
+    PyObject *exc = args[1];
+    if (exc != Py_None && !PyExceptionInstance_Check(exc)) exc = Py_None; /* (type, None, tb) */
+    if (zr_cb_exit(self, token, exc == Py_None ? NULL : exc) < 0) return NULL;
+    Py_RETURN_FALSE;
+}
+
 static PyObject *CB_call(PyObject *self, PyObject *const *args, size_t nargsf, PyObject *kwnames)
 {
     Py_ssize_t nargs = PyVectorcall_NARGS(nargsf);
@@ -897,6 +965,9 @@ static PyMethodDef CB_methods[] = {
      "_zr_enter() -> token: admit one call or raise CircuitBreakerOpenError."},
     {"_zr_exit", (PyCFunction)(void (*)(void))CB_exit, METH_FASTCALL,
      "_zr_exit(token, exc): report the outcome of the call _zr_enter admitted."},
+    {"__enter__", CB_cm_enter, METH_NOARGS, "with breaker: admit the block or raise."},
+    {"__exit__", (PyCFunction)(void (*)(void))CB_cm_exit, METH_FASTCALL,
+     "Report the block's outcome; never suppresses its exception."},
     {"call", (PyCFunction)(void (*)(void))CB_call, METH_FASTCALL | METH_KEYWORDS,
      "call(fn, /, *args, **kwargs): run fn through the breaker."},
     {"should_allow_request", CB_should_allow, METH_NOARGS,
@@ -951,6 +1022,7 @@ static int CB_traverse(PyObject *op, visitproc visit, void *arg)
     Py_VISIT(self->listeners);
     Py_VISIT(self->name);
     Py_VISIT(self->token_cache);
+    Py_VISIT(self->cm_var);
     Py_VISIT(self->dict);
     return 0;
 }
@@ -963,6 +1035,7 @@ static int CB_clear(PyObject *op)
     Py_CLEAR(self->listeners);
     Py_CLEAR(self->name);
     Py_CLEAR(self->token_cache);
+    Py_CLEAR(self->cm_var);
     Py_CLEAR(self->dict);
     return 0;
 }

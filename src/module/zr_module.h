@@ -112,6 +112,7 @@ typedef struct zr_CircuitBreakerObject {
     PyObject *token_cache;      /* bytes permit reused for closed-state tokens, or NULL */
     uint64_t token_epoch;       /* epoch token_cache belongs to */
     int precise;                /* slow-call rule on: read the fine clock */
+    PyObject *cm_var;           /* ContextVar: stack (tuple) of `with` permits, or NULL */
     PyObject *dict;
     PyObject *weakreflist;
 } zr_CircuitBreakerObject;
