@@ -243,3 +243,34 @@ def test_real_retry_budget_exhaustion():
     assert ("budget", 2) in r.events and r.events[-1] == ("give_up", "BudgetExhaustedError")
     s = m.get_stats()
     assert s["budget_rejections"] == 1 and s["total_attempts"] == 2 and s["total_retries"] == 1
+
+
+def test_real_circuit_breaker_rejections_and_state_changes():
+    cb_mod = pytest.importorskip("zenoo_retry.circuit_breaker")
+    now = [100.0]
+    breaker = cb_mod.CircuitBreaker(failure_threshold=2, recovery_timeout=30.0, name="db",
+                                    clock=lambda: now[0])
+    changes = []
+
+    class H(Recorder):
+        def on_circuit_breaker_state_change(self, b, old, new):
+            changes.append((b.name, str(old), str(new)))
+
+    r = H()
+    m = RetryMetrics()
+    f = retry(strategy=NOJ, circuit_breaker=breaker, event_handler=r, metrics=m, name="q")(
+        Flaky(OSError(), OSError(), OSError(), result=1))
+    with instant_retries(), pytest.raises(CircuitBreakerOpenError):
+        f()  # two failures open the breaker; the third attempt is refused
+    assert changes == [("db", "closed", "open")]
+    assert r.events[-2:] == [("breaker", 2, "CircuitBreakerOpenError"), ("give_up", "CircuitBreakerOpenError")]
+    with pytest.raises(CircuitBreakerOpenError):
+        f()  # refused before any attempt
+    s = m.get_stats()
+    assert s["breaker_rejections"] == 2 and s["total_attempts"] == 2 and s["failed_operations"] == 2
+    assert s["attempts_histogram"] == {0: 1, 2: 1}
+    now[0] += 31.0  # half-open: the probe fails (the script's last error) and reopens it
+    with instant_retries():
+        with pytest.raises(CircuitBreakerOpenError):
+            f()
+    assert changes[1:] == [("db", "open", "half_open"), ("db", "half_open", "open")]

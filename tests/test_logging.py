@@ -104,3 +104,19 @@ def test_breakers_given_to_retry_log_their_transitions_once(caplog):
     (rec,) = [r for r in caplog.records if r.name == "zenoo_retry"]
     assert rec.levelno == logging.INFO and rec.breaker == "payments"
     assert (rec.old_state, rec.new_state) == ("open", "half_open")
+
+
+def test_real_breaker_transitions_are_logged(caplog):
+    cb_mod = pytest.importorskip("zenoo_retry.circuit_breaker")
+    from zenoo_retry import CircuitBreakerOpenError
+
+    breaker = cb_mod.CircuitBreaker(failure_threshold=1, recovery_timeout=60.0, name="search")
+    f = retry(strategy=NOJ, circuit_breaker=breaker, name="s")(Flaky(OSError(), OSError()))
+    with caplog.at_level(logging.INFO, logger="zenoo_retry"), instant_retries():
+        with pytest.raises(CircuitBreakerOpenError):
+            f()
+    recs = [r for r in caplog.records if r.name == "zenoo_retry"]
+    trans = [r for r in recs if r.retry_event == "breaker"]
+    assert [(r.breaker, r.old_state, r.new_state, r.levelno) for r in trans] == [
+        ("search", "closed", "open", logging.WARNING)]
+    assert recs[-1].retry_event == "give_up" and recs[-1].reason == "breaker_rejected"

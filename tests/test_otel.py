@@ -118,3 +118,20 @@ def test_validation():
         OpenTelemetryHandler(span_name=3)
     with pytest.raises(TypeError, match="attributes"):
         OpenTelemetryHandler(attributes=[1])
+
+
+def test_real_breaker_rejection_event(traced):
+    cb_mod = pytest.importorskip("zenoo_retry.circuit_breaker")
+    from zenoo_retry import CircuitBreakerOpenError
+
+    handler, exporter = traced
+    breaker = cb_mod.CircuitBreaker(failure_threshold=1, recovery_timeout=60.0)
+    f = retry(strategy=NOJ, circuit_breaker=breaker, event_handler=handler, name="pay")(Flaky(OSError(), OSError()))
+    with instant_retries(), pytest.raises(CircuitBreakerOpenError):
+        f()
+    (span,) = exporter.get_finished_spans()
+    names = [e.name for e in span.events]
+    # the breaker opened during the call (state change), then refused the retry
+    assert names[:3] == ["circuit_breaker.state_change", "retry.attempt", "circuit_breaker.rejected"]
+    assert span.attributes["retry.give_up_reason"] == "breaker_rejected"
+    assert span.status.status_code == StatusCode.ERROR

@@ -133,3 +133,26 @@ def test_real_budget_gauges():
     value = registry.get_sample_value
     assert value("retry_budget_available_tokens", {"operation": "api"}) == 3.0
     assert value("retry_budget_capacity_tokens", {"operation": "api"}) == 4.0
+
+
+def test_real_circuit_breaker_gauges_and_transitions():
+    cb_mod = pytest.importorskip("zenoo_retry.circuit_breaker")
+    from zenoo_retry import CircuitBreakerOpenError
+
+    now = [0.0]
+    breaker = cb_mod.CircuitBreaker(failure_threshold=1, recovery_timeout=5.0, name="db", clock=lambda: now[0])
+    registry = prometheus_client.CollectorRegistry()
+    m = RetryMetrics()
+    exporter = PrometheusExporter(m, registry=registry)
+    exporter.add_breaker(breaker)
+    value = registry.get_sample_value
+    assert value("circuit_breaker_state", {"operation": "db"}) == 0
+    f = retry(strategy=NOJ, circuit_breaker=breaker, metrics=m, name="call")(Flaky(OSError(), OSError()))
+    with instant_retries(), pytest.raises(CircuitBreakerOpenError):
+        f()
+    assert value("circuit_breaker_state", {"operation": "db"}) == 1
+    now[0] += 6.0
+    assert value("circuit_breaker_state", {"operation": "db"}) == 2  # read at scrape time
+    labels = {"operation": "db", "from_state": "closed", "to_state": "open"}
+    assert value("circuit_breaker_transitions_total", labels) == 1
+    assert value("retry_failures_total", {"operation": "call", "reason": "breaker_rejected"}) == 1

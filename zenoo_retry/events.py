@@ -134,8 +134,12 @@ class EventDispatcher:
                    if _overrides(h, name)]
             for kind in EVENT_NAMES
         }
+        # a breaker that refuses the retry right after a failed attempt reports that
+        # attempt with the refusal (kind BREAKER with last_exception set)
+        self._failure = self._table[RETRY]
         #: the kinds the C loops need to report (read once by RetrySpec)
-        self._zr_event_mask = sum(1 << kind for kind, fns in self._table.items() if fns)
+        self._zr_event_mask = sum(1 << kind for kind, fns in self._table.items()
+                                  if fns or (kind == BREAKER and self._failure))
 
     @classmethod
     def for_handlers(cls, handler: Any, *, breaker: Any = None, budget: Any = None) -> "EventDispatcher":
@@ -168,6 +172,9 @@ class EventDispatcher:
                 self._run("on_circuit_breaker_state_change", fn, (breaker, old_state, new_state))
 
     def __call__(self, kind: int, attempt: Any, error: Any) -> None:
+        if kind == BREAKER and attempt.last_exception is not None:
+            for name, fn in self._failure:
+                self._run(name, fn, (attempt,))
         for name, fn in self._table.get(kind, ()):
             self._run(name, fn, (attempt, error) if name in _WITH_ERROR else (attempt,))
 

@@ -409,6 +409,7 @@ int zr_spec_after_failure(zr_RetrySpecObject *spec, zr_call *call, PyObject *exc
         if (refused) {
             PyObject *err = zr_fetch_exception();
             if (exc != NULL) PyException_SetCause(err, Py_NewRef(exc));
+            zr_obs_give_up(spec, call, exc, result, err, ZR_GIVE_UP_BREAKER);
             *out = zr_spec_stop_with(spec, call, err);
             Py_DECREF(err);
             return ZR_NEXT_STOP;
