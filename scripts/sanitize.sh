@@ -55,7 +55,7 @@ if [ $run_pytest = 1 ]; then
     find "$tree/zenoo_retry" -name '*.so' -delete
     find "$tree" -name '__pycache__' -prune -exec rm -rf {} +
     (cd "$tree" && CC=$CC ZR_SANITIZE=1 ZR_DEBUG=1 ZR_WERROR=1 "$py" setup.py -q build_ext --inplace \
-        2> >(grep -v -E "BetaConfiguration|warnings.warn|FutureWarning|^  warn\(" || true >&2))
+        2> >(grep -v -E "BetaConfiguration|warnings.warn|FutureWarning|^  warn\(" >&2))
     libasan=$($CC -print-file-name=libasan.so)
     [ -f "$libasan" ] || { echo "no libasan.so for $CC" >&2; exit 1; }
     echo "== sanitize: pytest under ASan (LD_PRELOAD=$libasan, PYTHONMALLOC=malloc)"

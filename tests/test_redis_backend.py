@@ -51,7 +51,7 @@ class Member:
     def _redis_request(self):
         event = lua.EVENT_TRIPPED if self.trip else lua.EVENT_NONE
         return ("breaker_sync", [self.backend.key(self.name, "breaker")],
-                [self.backend.host_id, 0, 0, 0, event, 0, 5, 10_000, 1000, 1, 60_000, 0])
+                [self.backend.host_id, 0, 0, 0, event, 0, 5, 10_000, 1, 10_000, 1000, 1, 60_000, 0])
 
     def _redis_apply(self, reply) -> None:
         self.replies.append([int(x) for x in reply])
@@ -145,14 +145,19 @@ def test_the_background_thread_syncs_and_survives_a_restart(server, client):
     assert b._thread is None
 
 
-def test_members_are_held_weakly(client):
+def test_members_are_dropped_when_their_object_dies(client):
+    from zenoo_retry.circuit_breaker import CircuitBreaker
+
     b = RedisBackend(client, autostart=False)
     m = Member(b)
     b.attach(m)
-    assert b.members() == [m]
-    del m
+    cb = b.share(CircuitBreaker(name="gone"))
+    assert len(b.members()) == 2 and b.link(cb) is not None
+    del cb
     gc.collect()
-    assert b.members() == [] and b.sync_now()
+    assert b.members() == [m] and b.sync_now()
+    b.detach(m)
+    assert b.members() == []
     b.close()
 
 

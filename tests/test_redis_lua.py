@@ -33,20 +33,21 @@ def r(server):
 
 
 def bsync(r, key="zr:{b}:breaker", host="A", ok=0, fail=0, tail=None, event=0, gen=0,
-          threshold=3, recovery=1000, lease=500, want=1, ttl=60_000, now=T0):
+          threshold=3, recovery=1000, mult=1.0, max_break=10_000, lease=500, want=1,
+          ttl=60_000, now=T0):
     """One BREAKER_SYNC; returns (state, remaining_ms, gen, failures, mine, trips)."""
     if tail is None:
         tail = 0 if ok else fail
     reply = r.eval(lua.BREAKER_SYNC, 1, key, host, ok, fail, tail, event, gen, threshold,
-                   recovery, lease, want, ttl, now)
+                   recovery, mult, max_break, lease, want, ttl, now)
     return tuple(int(x) for x in reply)
 
 
-def usync(r, host="A", cap=10, rate=1.0, deposit=0, spent=0, live=1000, ttl=60_000, now=T0):
-    """One BUDGET_SYNC; returns (tokens, live hosts, total spent)."""
-    reply = r.eval(lua.BUDGET_SYNC, 2, "zr:{u}:budget", "zr:{u}:hosts", cap, rate, deposit,
-                   spent, host, live, ttl, now)
-    return float(reply[0]), int(reply[1]), float(reply[2])
+def usync(r, host="A", cap=10, rate=1.0, spent=0, live=1000, ttl=60_000, now=T0):
+    """One BUDGET_SYNC; returns (allocation, live hosts, pool, total spent)."""
+    reply = r.eval(lua.BUDGET_SYNC, 3, "zr:{u}:budget", "zr:{u}:hosts", "zr:{u}:alloc", cap,
+                   rate, spent, host, live, ttl, now)
+    return float(reply[0]), int(reply[1]), float(reply[2]), float(reply[3])
 
 
 # -- breaker --------------------------------------------------------------------------------
@@ -110,6 +111,29 @@ def test_a_failed_probe_reopens_for_a_full_recovery_timeout(r):
                  now=T0 + 1200) == (OPEN, 1000, gen + 1, 0, 0, 2)
 
 
+def test_each_retrip_from_half_open_grows_the_break_up_to_the_cap(r):
+    now = T0
+    bsync(r, event=lua.EVENT_TRIPPED, mult=3.0, max_break=5000, now=now)
+    breaks = []
+    for _ in range(3):
+        now += 10_000
+        gen = bsync(r, mult=3.0, max_break=5000, now=now)[2]
+        state, remaining, *_ = bsync(r, event=lua.EVENT_PROBE_FAILED, gen=gen, mult=3.0,
+                                     max_break=5000, now=now)
+        breaks.append((state, remaining))
+    assert breaks == [(OPEN, 3000), (OPEN, 5000), (OPEN, 5000)]
+    # closing and tripping again starts from recovery_timeout
+    now += 10_000
+    gen = bsync(r, mult=3.0, max_break=5000, now=now)[2]
+    bsync(r, event=lua.EVENT_PROBE_CLOSED, gen=gen, now=now)
+    assert bsync(r, event=lua.EVENT_TRIPPED, mult=3.0, max_break=5000, now=now)[:2] == (OPEN, 1000)
+
+
+def test_threshold_zero_leaves_tripping_to_the_hosts(r):
+    assert bsync(r, fail=50, threshold=0)[0] == CLOSED
+    assert bsync(r, event=lua.EVENT_TRIPPED, threshold=0)[0] == OPEN
+
+
 def test_a_vanished_holder_loses_the_lease_when_it_expires(r):
     bsync(r, event=lua.EVENT_TRIPPED)
     bsync(r, host="A", now=T0 + 1000)
@@ -162,51 +186,76 @@ def test_concurrent_reports_are_applied_atomically(server, r):
 
 # -- budget ---------------------------------------------------------------------------------
 
-def test_a_fresh_budget_is_full_and_spending_is_shared(r):
-    assert usync(r, spent=3) == (7.0, 1, 3.0)
-    assert usync(r, host="B", spent=2) == (5.0, 2, 5.0)
+def test_the_first_host_gets_the_whole_fresh_bucket(r):
+    assert usync(r) == (10.0, 1, 0.0, 0.0)
 
 
-def test_the_budget_refills_by_server_time_up_to_capacity(r):
-    usync(r, spent=10)
-    assert usync(r, rate=2.0, now=T0 + 1500)[0] == 3.0
-    assert usync(r, rate=2.0, now=T0 + 100_000)[0] == 10.0
+def test_allocations_converge_to_fair_shares_and_never_exceed_the_bucket(r):
+    assert usync(r, host="A")[0] == 10.0
+    assert usync(r, host="B")[:3] == (0.0, 2, 0.0)      # A holds everything
+    assert usync(r, host="A")[:3] == (5.0, 2, 5.0)      # A's unspent tokens came back
+    assert usync(r, host="B")[:3] == (5.0, 2, 0.0)
+    assert r.hget("zr:{u}:budget", "held") == b"10"
 
 
-def test_requests_deposit_tokens_in_ratio_mode(r):
-    usync(r, rate=0, spent=10)
-    assert usync(r, rate=0, deposit=2.5)[0] == 2.5
+def test_spending_is_deducted_and_unspent_tokens_return(r):
+    usync(r, host="A", rate=0)
+    usync(r, host="B", rate=0)
+    usync(r, host="A", rate=0)                           # A: 5, B: 0, pool 5
+    assert usync(r, host="A", rate=0, spent=4) == (3.0, 2, 3.0, 4.0)  # 1 back + pool 5 = 6
+    assert usync(r, host="B", rate=0)[:3] == (3.0, 2, 0.0)
+
+
+def test_the_pool_refills_by_server_time_up_to_capacity_minus_allocations(r):
+    usync(r, host="A", rate=2.0, spent=0)                # A holds 10
+    usync(r, host="A", rate=2.0, spent=10, now=T0)       # spent it all: pool 0
+    give, _, pool, _ = usync(r, host="A", rate=2.0, now=T0 + 1500)
+    assert give + pool == pytest.approx(3.0)
+    give, _, pool, _ = usync(r, host="A", rate=2.0, now=T0 + 100_000)
+    assert give + pool == 10.0
 
 
 def test_overspending_becomes_debt_bounded_by_capacity(r):
-    assert usync(r, spent=15)[0] == -5.0
-    assert usync(r, spent=100)[0] == -10.0
-    assert usync(r, rate=10.0, now=T0 + 1000)[0] == 0.0
+    usync(r, rate=0)
+    assert usync(r, rate=0, spent=15)[:3] == (0.0, 1, -5.0)
+    assert usync(r, rate=0, spent=100)[2] == -10.0
+    assert usync(r, rate=10.0, now=T0 + 1000)[:3] == (0.0, 1, 0.0)
+
+
+def test_returned_tokens_never_exceed_capacity(r):
+    usync(r, rate=0, spent=2)
+    assert usync(r, rate=0, spent=-1)[0] == 9.0
+    assert usync(r, rate=0, spent=-5)[0] == 10.0
 
 
 def test_the_clock_going_backwards_never_refills(r):
-    usync(r, spent=5, now=T0)
+    usync(r, rate=0, spent=0)
+    usync(r, rate=0, spent=5)
     assert usync(r, rate=100.0, now=T0 - 5000)[0] == 5.0
 
 
-def test_live_hosts_expire_after_the_window(r):
-    usync(r, host="A", now=T0)
-    assert usync(r, host="B", now=T0 + 500)[1] == 2
-    assert usync(r, host="B", now=T0 + 1501)[1] == 1
+def test_a_silent_host_is_dropped_and_its_allocation_returns(r):
+    usync(r, host="A", rate=0, now=T0)                   # A holds 10
+    assert usync(r, host="B", rate=0, now=T0 + 500)[:2] == (0.0, 2)
+    assert usync(r, host="B", rate=0, now=T0 + 1501)[:3] == (10.0, 1, 0.0)
+    assert r.hget("zr:{u}:alloc", "A") is None
 
 
 def test_concurrent_spending_is_exact(server, r):
     import redis
 
-    def hammer():
+    def hammer(name):
         c = redis.Redis(host="127.0.0.1", port=server.port)
         for _ in range(50):
-            usync(c, cap=10_000, rate=0, spent=1)
+            usync(c, host=name, cap=10_000, rate=0, spent=1, live=10**9)
         c.close()
 
-    threads = [threading.Thread(target=hammer) for _ in range(8)]
+    threads = [threading.Thread(target=hammer, args=(f"h{i}",)) for i in range(8)]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
-    assert usync(r, cap=10_000, rate=0) == (10_000 - 400.0, 1, 400.0)
+    give, hosts, pool, total = usync(r, host="h0", cap=10_000, rate=0, live=10**9)
+    assert (hosts, total) == (8, 400.0)
+    held = float(r.hget("zr:{u}:budget", "held"))
+    assert give + pool + (held - give) == pytest.approx(10_000 - 400.0)

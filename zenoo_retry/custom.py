@@ -26,11 +26,10 @@ or ``False`` / ``None`` (stop).
 from __future__ import annotations
 
 import datetime
-import math
 from typing import Any, Optional
 
 from .exceptions import InvalidConfigurationError
-from .policies import RetryPolicy
+from .policies import RetryPolicy, is_finite_number
 from .strategies import FixedDelayStrategy
 
 __all__ = ["RetryDecision", "CustomRetryPolicy", "as_retry_policy", "is_custom_policy"]
@@ -44,7 +43,7 @@ def _seconds(param: str, value: Any) -> float:
         value = value.total_seconds()
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise TypeError(f"{param} must be a number of seconds or a timedelta, got {value!r}")
-    if not (math.isfinite(value) and value >= 0):
+    if not (is_finite_number(value) and value >= 0):
         raise InvalidConfigurationError(f"{param} must be a finite number >= 0, got {value!r}",
                                         parameter=param, value=value)
     return float(value)

@@ -16,7 +16,8 @@ from typing import Any, Callable, Optional, TypeVar
 
 from . import _core
 from .exceptions import RetryTimeoutError
-from .policies import _MISSING, ExceptionTypes, RetryPolicy, _optional_callable, exception_tuple, preset
+from .policies import (_MISSING, ExceptionTypes, RetryPolicy, _optional_callable, exception_tuple,
+                       is_finite_number, preset)
 from .strategies import RetryStrategy, replace_strategy
 
 __all__ = [
@@ -196,13 +197,11 @@ def _with_total_timeout(wrapper: Any, func: Any, seconds: float) -> Any:
 
 
 def _check_seconds(param: str, value: Any) -> None:
-    import math
-
     from .exceptions import InvalidConfigurationError
 
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise TypeError(f"{param} must be a number of seconds, got {value!r}")
-    if not (math.isfinite(value) and value > 0):
+    if not (is_finite_number(value) and value > 0):
         raise InvalidConfigurationError(f"{param} must be a finite number > 0, got {value!r}",
                                         parameter=param, value=value)
 

@@ -57,6 +57,15 @@ def exception_tuple(param: str, value: Any) -> Tuple[Type[BaseException], ...]:
     return items
 
 
+def is_finite_number(value: Any) -> bool:
+    """math.isfinite for an int or float that also answers False (instead of raising
+    OverflowError) for an int too large for a float."""
+    try:
+        return math.isfinite(value)
+    except OverflowError:
+        return False
+
+
 def _optional_callable(param: str, value: Any) -> Any:
     if value is not None and not callable(value):
         raise TypeError(f"{param} must be callable or None, got {value!r}")
@@ -113,7 +122,7 @@ class RetryPolicy:
         if timeout is not None:
             if isinstance(timeout, bool) or not isinstance(timeout, (int, float)):
                 raise TypeError(f"timeout must be a number of seconds or None, got {timeout!r}")
-            if not (math.isfinite(timeout) and timeout > 0):
+            if not (is_finite_number(timeout) and timeout > 0):
                 raise InvalidConfigurationError(
                     f"timeout must be a finite number > 0, got {timeout!r}", parameter="timeout", value=timeout
                 )
@@ -229,7 +238,7 @@ def _ops_options(policy: RetryPolicy, retryable: Any, permanent: Any, classifier
     if max_hint_delay is not None:
         if isinstance(max_hint_delay, bool) or not isinstance(max_hint_delay, (int, float)):
             raise TypeError(f"max_hint_delay must be a number of seconds or None, got {max_hint_delay!r}")
-        if not (math.isfinite(max_hint_delay) and max_hint_delay >= 0):
+        if not (is_finite_number(max_hint_delay) and max_hint_delay >= 0):
             raise InvalidConfigurationError(f"max_hint_delay must be a finite number >= 0, got {max_hint_delay!r}",
                                             parameter="max_hint_delay", value=max_hint_delay)
     policy.max_hint_delay = max_hint_delay

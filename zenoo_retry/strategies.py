@@ -34,6 +34,13 @@ JITTER_TYPES = ("none", "full", "equal", "decorrelated", "decorr", "proportional
 def _jitter_kind(jitter: object, jitter_type: object) -> object:
     if not isinstance(jitter, bool):
         raise TypeError(f"jitter must be a bool, got {jitter!r}")
+    # checked even when jitter is off: a typo must not wait until someone turns it on
+    if not isinstance(jitter_type, str):
+        raise TypeError(f"jitter_type must be a str, got {jitter_type!r}")
+    if jitter_type not in JITTER_TYPES:
+        raise InvalidConfigurationError(
+            f"jitter_type must be one of {', '.join(map(repr, JITTER_TYPES))}, got {jitter_type!r}",
+            parameter="jitter_type", value=jitter_type)
     return jitter_type if jitter else "none"
 
 

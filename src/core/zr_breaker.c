@@ -158,8 +158,9 @@ static void window_advance(const zr_breaker_config *cfg, zr_breaker_state *s, in
 {
     zr_breaker_bucket *b = buckets_of(cfg, s);
     int64_t nb = cfg->window_buckets;
-    int64_t from = s->has_head ? s->win_head + 1 : k - nb + 1;
-    if (k - from >= nb) from = k - nb + 1;
+    /* (compared as win_head < k - nb: k - from could overflow int64 when the head and k
+     * sit at opposite ends of the saturated index range - found by fuzz_breaker) */
+    int64_t from = (s->has_head && s->win_head >= k - nb) ? s->win_head + 1 : k - nb + 1;
     for (int64_t i = from; i <= k; i++) {
         zr_breaker_bucket *x = &b[bucket_slot(cfg, i)];
         s->win_calls = zr_sat_sub_u64(s->win_calls, x->calls);

@@ -373,3 +373,20 @@ zr_status zr_budget_reset(const zr_budget_config *cfg, zr_budget_state *state, d
     state->total_returned = 0;
     return ZR_OK;
 }
+
+zr_status zr_budget_adopt(const zr_budget_config *cfg, zr_budget_state *state, double now,
+                          double tokens, uint64_t seen_granted, uint64_t seen_returned,
+                          double hold)
+{
+    zr_status rc = usable(cfg, state, now);
+    if (rc != ZR_OK) return rc;
+    if (!isfinite(tokens) || !isfinite(hold) || hold < 0.0) return ZR_EINVAL;
+    if (cfg->mode != ZR_BUDGET_TOKEN) return ZR_ESTATE;
+    double spent = state->total_granted >= seen_granted
+                       ? (double)(state->total_granted - seen_granted) : 0.0;
+    double back = state->total_returned >= seen_returned
+                      ? (double)(state->total_returned - seen_returned) : 0.0;
+    state->tokens = zr_clamp(tokens - spent + back, 0.0, cfg->capacity);
+    if (now + hold > state->last_refill) state->last_refill = now + hold;
+    return ZR_OK;
+}

@@ -152,4 +152,16 @@ zr_status zr_budget_drain(const zr_budget_config *cfg, zr_budget_state *state, d
 /* Refill a token bucket to capacity or clear a ratio window, and zero the totals. */
 zr_status zr_budget_reset(const zr_budget_config *cfg, zr_budget_state *state, double now);
 
+/* TOKEN mode: set the bucket to a level decided outside this state (the host's share of
+ * the fleet's bucket in Redis, issue 5), minus what was spent here since the caller read
+ * the totals: level = tokens - (total_granted - seen_granted) + (total_returned -
+ * seen_returned), clamped to [0, capacity]. The local refill then pauses for `hold`
+ * seconds (until the next adoption, which brings the fleet's refill; if none comes, the
+ * bucket refills on its own again). Totals are kept. ZR_ESTATE in RATIO mode; ZR_EINVAL
+ * for a non-finite now or tokens, a hold not finite or < 0, or an uninitialised state
+ * (nothing changes then). */
+zr_status zr_budget_adopt(const zr_budget_config *cfg, zr_budget_state *state, double now,
+                          double tokens, uint64_t seen_granted, uint64_t seen_returned,
+                          double hold);
+
 #endif /* ZR_BUDGET_H */

@@ -173,52 +173,62 @@ static int Backoff_init(zr_BackoffObject *self, PyObject *args, PyObject *kwds)
     return 0;
 }
 
+/* The custom schedule's raw delay for `attempt`: calls the user's callable (which may
+ * re-enter and even re-initialise self) and validates its result. 0 or -1. */
+static int custom_raw(zr_BackoffObject *self, uint64_t attempt, double *out)
+{
+    PyObject *fn = self->custom;
+    if (fn == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "custom schedule has no callable");
+        return -1;
+    }
+    Py_INCREF(fn); /* the callable may re-enter and replace self->custom */
+    PyObject *res = PyObject_CallFunction(fn, "Kd", (unsigned long long)attempt,
+                                          self->cfg.base_delay);
+    Py_DECREF(fn);
+    if (res == NULL) return -1;
+    if (!PyFloat_Check(res) && !PyLong_Check(res)) {
+        PyErr_Format(PyExc_TypeError,
+                     "custom schedule must return a number of seconds, got %R for "
+                     "attempt %llu",
+                     res, (unsigned long long)attempt);
+        Py_DECREF(res);
+        return -1;
+    }
+    double raw = PyFloat_AsDouble(res);
+    if (raw == -1.0 && PyErr_Occurred()) {
+        if (!PyErr_ExceptionMatches(PyExc_OverflowError)) {
+            Py_DECREF(res);
+            return -1;
+        }
+        PyErr_Clear();
+        raw = HUGE_VAL; /* a huge int: saturate at max_delay */
+    }
+    if (isnan(raw) || raw < 0.0) {
+        PyErr_Format(PyExc_ValueError,
+                     "custom schedule returned %R for attempt %llu; delays must be "
+                     "numbers >= 0",
+                     res, (unsigned long long)attempt);
+        Py_DECREF(res);
+        return -1;
+    }
+    Py_DECREF(res);
+    *out = raw;
+    return 0;
+}
+
 int zr_backoff_object_delay(zr_BackoffObject *self, uint64_t attempt, double prev, double *out)
 {
     double raw;
     if (self->cfg.schedule == ZR_SCHEDULE_CUSTOM) {
-        PyObject *fn = self->custom;
-        if (fn == NULL) {
-            PyErr_SetString(PyExc_RuntimeError, "custom schedule has no callable");
-            return -1;
-        }
-        Py_INCREF(fn); /* the callable may re-enter and replace self->custom */
-        PyObject *res = PyObject_CallFunction(fn, "Kd", (unsigned long long)attempt,
-                                              self->cfg.base_delay);
-        Py_DECREF(fn);
-        if (res == NULL) return -1;
-        if (!PyFloat_Check(res) && !PyLong_Check(res)) {
-            PyErr_Format(PyExc_TypeError,
-                         "custom schedule must return a number of seconds, got %R for "
-                         "attempt %llu",
-                         res, (unsigned long long)attempt);
-            Py_DECREF(res);
-            return -1;
-        }
-        raw = PyFloat_AsDouble(res);
-        if (raw == -1.0 && PyErr_Occurred()) {
-            if (!PyErr_ExceptionMatches(PyExc_OverflowError)) {
-                Py_DECREF(res);
-                return -1;
-            }
-            PyErr_Clear();
-            raw = HUGE_VAL; /* a huge int: saturate at max_delay */
-        }
-        if (isnan(raw) || raw < 0.0) {
-            PyErr_Format(PyExc_ValueError,
-                         "custom schedule returned %R for attempt %llu; delays must be "
-                         "numbers >= 0",
-                         res, (unsigned long long)attempt);
-            Py_DECREF(res);
-            return -1;
-        }
-        Py_DECREF(res);
+        if (custom_raw(self, attempt, &raw) < 0) return -1;
     }
     else if (zr_backoff_raw(&self->cfg, attempt, &raw) != ZR_OK) {
         PyErr_Format(PyExc_ValueError, "attempt must be >= 1, got %llu",
                      (unsigned long long)attempt);
         return -1;
     }
+    /* (the custom callable may have re-initialised self: cfg is read afresh here) */
     if (zr_backoff_jitter(&self->cfg, &self->rng, raw, prev, out) != ZR_OK) {
         PyErr_SetString(PyExc_ValueError, "invalid delay");
         return -1;
@@ -265,12 +275,11 @@ static PyObject *Backoff_raw_delay(zr_BackoffObject *self, PyObject *attempt_obj
     uint64_t attempt;
     if (parse_attempt(attempt_obj, &attempt) < 0) return NULL;
     if (self->cfg.schedule == ZR_SCHEDULE_CUSTOM) {
-        zr_backoff_config saved = self->cfg;
-        self->cfg.jitter = ZR_JITTER_NONE;
-        double d;
-        int rc = zr_backoff_object_delay(self, attempt, -1.0, &d);
-        self->cfg.jitter = saved.jitter;
-        return rc < 0 ? NULL : PyFloat_FromDouble(d);
+        /* no jitter, capped; the configuration is never modified (the callable may
+         * re-enter get_delay or re-initialise self while it runs) */
+        double raw;
+        if (custom_raw(self, attempt, &raw) < 0) return NULL;
+        return PyFloat_FromDouble(zr_clamp(raw, 0.0, self->cfg.max_delay));
     }
     double d;
     if (zr_backoff_raw(&self->cfg, attempt, &d) != ZR_OK) return NULL;

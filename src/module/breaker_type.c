@@ -960,6 +960,48 @@ static PyObject *get_state_size(PyObject *self, void *c)
     return PyLong_FromSize_t(zr_breaker_state_size(&CB(self)->cfg));
 }
 
+/* ---- hooks of the Redis backend (issue 5) ---------------------------------------------- */
+
+/* _zr_sync_view() -> (mode, epoch, successes, failures, consecutive_failures, admitted,
+ * rejected, probes_in_use): what the Redis backend reads each sync round, in one lock. */
+static PyObject *CB_sync_view(PyObject *self, PyObject *noargs)
+{
+    (void)noargs;
+    zr_CircuitBreakerObject *cb = CB(self);
+    if (zr_cb_lock(cb) < 0) return NULL;
+    zr_breaker_state v = *cb->state; /* the header only: plain data */
+    zr_cb_unlock(cb);
+    return Py_BuildValue("(IKKKIKKI)", (unsigned int)v.mode, (unsigned long long)v.epoch,
+                         (unsigned long long)v.successes, (unsigned long long)v.failures,
+                         (unsigned int)v.consecutive_failures, (unsigned long long)v.admitted,
+                         (unsigned long long)v.rejected, (unsigned int)v.probes_in_use);
+}
+
+/* _zr_adopt(mode, remaining, expect_epoch) -> bool: take the fleet's mode (zr_breaker_adopt
+ * on the breaker's clock). False when the breaker changed since epoch `expect_epoch` or is
+ * isolated/disabled (nothing done); listeners hear an adopted transition like any other. */
+static PyObject *CB_adopt(PyObject *self, PyObject *args)
+{
+    zr_CircuitBreakerObject *cb = CB(self);
+    unsigned int mode;
+    double remaining, now;
+    unsigned long long epoch;
+    if (!PyArg_ParseTuple(args, "IdK:_zr_adopt", &mode, &remaining, &epoch)) return NULL;
+    if (cb_now(cb, &now) < 0) return NULL;
+    zr_breaker_change ch;
+    if (zr_cb_lock(cb) < 0) return NULL;
+    zr_status rc = zr_breaker_adopt(&cb->cfg, cb->state, now, (uint64_t)epoch, (uint32_t)mode,
+                                    remaining, &ch);
+    zr_cb_unlock(cb);
+    if (rc == ZR_EINVAL) {
+        PyErr_Format(PyExc_ValueError,
+                     "_zr_adopt: mode must be 0, 1 or 2 and remaining finite >= 0, got %R", args);
+        return NULL;
+    }
+    if (ch.changed) fire(cb, &ch);
+    return PyBool_FromLong(rc == ZR_OK);
+}
+
 static PyMethodDef CB_methods[] = {
     {"_zr_enter", CB_enter, METH_NOARGS,
      "_zr_enter() -> token: admit one call or raise CircuitBreakerOpenError."},
@@ -985,6 +1027,10 @@ static PyMethodDef CB_methods[] = {
      "add_listener(fn): fn(breaker, old_state, new_state) after each state change."},
     {"remove_listener", CB_remove_listener, METH_O, "remove_listener(fn)."},
     {"_wrap", CB_wrap, METH_O, "_wrap(func) -> C wrapper running func through the breaker."},
+    {"_zr_sync_view", CB_sync_view, METH_NOARGS,
+     "_zr_sync_view() -> tuple: the counters the Redis backend syncs."},
+    {"_zr_adopt", CB_adopt, METH_VARARGS,
+     "_zr_adopt(mode, remaining, expect_epoch) -> bool: take the fleet's mode (Redis)."},
     {NULL, NULL, 0, NULL},
 };
 

@@ -472,6 +472,33 @@ static PyGetSetDef RetryBudget_getset[] = {
     {NULL, NULL, NULL, NULL, NULL},
 };
 
+/* _zr_adopt(tokens, seen_granted, seen_returned, hold): a Redis-shared budget (issue 5)
+ * sets the bucket to this host's share of the fleet's tokens, minus what was spent here
+ * since the totals were read, and pauses the local refill for `hold` seconds
+ * (zr_budget_adopt, under the lock). Token buckets only. */
+static PyObject *RetryBudget_zr_adopt(zr_RetryBudgetObject *self, PyObject *args)
+{
+    double tokens, hold, now;
+    unsigned long long granted, returned;
+    if (!PyArg_ParseTuple(args, "dKKd:_zr_adopt", &tokens, &granted, &returned, &hold))
+        return NULL;
+    if (budget_now(self, &now) < 0) return NULL;
+    if (budget_lock(self) < 0) return NULL;
+    zr_status rc = zr_budget_adopt(&self->cfg, self->state, now, tokens, (uint64_t)granted,
+                                   (uint64_t)returned, hold);
+    budget_unlock(self);
+    if (rc == ZR_ESTATE) {
+        PyErr_SetString(PyExc_TypeError, "only token-bucket budgets can adopt a shared level");
+        return NULL;
+    }
+    if (rc != ZR_OK) {
+        PyErr_Format(PyExc_ValueError, "_zr_adopt: tokens and hold must be finite (hold >= 0), "
+                     "got %R", args);
+        return NULL;
+    }
+    Py_RETURN_NONE;
+}
+
 static PyMethodDef RetryBudget_methods[] = {
     {"try_acquire", (PyCFunction)RetryBudget_try_acquire, METH_NOARGS,
      "try_acquire() -> bool\n\nTake one token (one retry); False when the budget is empty."},
@@ -494,6 +521,9 @@ static PyMethodDef RetryBudget_methods[] = {
      "Retry-engine protocol: a logical call starts."},
     {"_zr_try_retry", (PyCFunction)RetryBudget_try_acquire, METH_NOARGS,
      "Retry-engine protocol: may the call retry? (takes one token)"},
+    {"_zr_adopt", (PyCFunction)RetryBudget_zr_adopt, METH_VARARGS,
+     "_zr_adopt(tokens, seen_granted, seen_returned, hold): take a level decided by the fleet "
+     "(Redis backend)."},
     {NULL, NULL, 0, NULL},
 };
 

@@ -31,6 +31,7 @@ typedef struct {
     zr_call call;
     double delay;
     int phase;
+    int running; /* inside send/throw/close: re-entry (from a hook) is refused */
     PyObject *inline_argv[ZR_INLINE_ARGS + 1];
 } zr_RetryAwaitableObject;
 
@@ -63,6 +64,7 @@ PyObject *zr_retry_awaitable_new(zr_RetryingObject *owner, PyObject *const *args
     self->weakreflist = NULL;
     self->delay = 0.0;
     self->phase = PH_INIT;
+    self->running = 0;
     memset(&self->call, 0, sizeof self->call);
     PyObject_GC_Track(self);
     return (PyObject *)self;
@@ -172,9 +174,10 @@ static int start_builtin_sleep(zr_RetryAwaitableObject *self, double delay, PyOb
     return 0;
 }
 
-/* The state machine. Exactly one of `value` (send) or `thrown` (throw) is given. */
-static PySendResult step(zr_RetryAwaitableObject *self, PyObject *value, PyObject *thrown,
-                         PyObject **result)
+/* The state machine. Exactly one of `value` (send) or `thrown` (throw) is given.
+ * Called only through step() (or am_send), which refuses re-entry. */
+static PySendResult step_impl(zr_RetryAwaitableObject *self, PyObject *value, PyObject *thrown,
+                              PyObject **result)
 {
     zr_RetrySpecObject *spec;
     PyObject *exc = NULL, *res = NULL, *r = NULL, *out = NULL;
@@ -417,8 +420,44 @@ fail:
     return PYGEN_ERROR;
 }
 
+/* Refuse to run the state machine while it already runs (a hook or the attempt itself
+ * sending into, throwing into or closing this very awaitable, as generators refuse with
+ * "generator already executing"), or once the GC has cleared it. 0 or -1. */
+static int enter_running(zr_RetryAwaitableObject *self)
+{
+    if (self->running) {
+        PyErr_SetString(PyExc_ValueError, "coroutine already executing");
+        return -1;
+    }
+    if (self->owner == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "cannot reuse already awaited coroutine");
+        return -1;
+    }
+    self->running = 1;
+    return 0;
+}
+
+static PySendResult step(zr_RetryAwaitableObject *self, PyObject *value, PyObject *thrown,
+                         PyObject **result)
+{
+    if (enter_running(self) < 0) return PYGEN_ERROR;
+    PySendResult sr = step_impl(self, value, thrown, result);
+    self->running = 0;
+    return sr;
+}
+
+static PySendResult am_send_impl(zr_RetryAwaitableObject *self, PyObject *arg, PyObject **result);
+
 static PySendResult RetryAwaitable_am_send(zr_RetryAwaitableObject *self, PyObject *arg,
                                            PyObject **result)
+{
+    if (enter_running(self) < 0) return PYGEN_ERROR;
+    PySendResult sr = am_send_impl(self, arg, result);
+    self->running = 0;
+    return sr;
+}
+
+static PySendResult am_send_impl(zr_RetryAwaitableObject *self, PyObject *arg, PyObject **result)
 {
     if (arg == NULL) arg = Py_None;
     if (self->phase == PH_INIT && arg == Py_None && self->owner->spec->simple) {
@@ -455,7 +494,7 @@ static PySendResult RetryAwaitable_am_send(zr_RetryAwaitableObject *self, PyObje
                 return PYGEN_NEXT;
             }
             Py_DECREF(coro);
-            return step(self, NULL, NULL, result); /* the attempt failed: decide */
+            return step_impl(self, NULL, NULL, result); /* the attempt failed: decide */
         }
         if (owner->spec->metrics != NULL) {
             zr_metrics_begin(&owner->spec->metrics->m);
@@ -464,7 +503,7 @@ static PySendResult RetryAwaitable_am_send(zr_RetryAwaitableObject *self, PyObje
         if (coro == NULL) {
             self->call.attempt = 1;
             self->phase = PH_ATTEMPT;
-            return step(self, NULL, NULL, result);
+            return step_impl(self, NULL, NULL, result);
         }
         /* not a native coroutine: hand it to the general machinery */
         self->inner = await_iter(coro);
@@ -475,9 +514,9 @@ static PySendResult RetryAwaitable_am_send(zr_RetryAwaitableObject *self, PyObje
             return PYGEN_ERROR;
         }
         self->phase = PH_ATTEMPT;
-        return step(self, Py_None, NULL, result);
+        return step_impl(self, Py_None, NULL, result);
     }
-    return step(self, arg, NULL, result);
+    return step_impl(self, arg, NULL, result);
 }
 
 /* Convert a step outcome to the iterator protocol: yielded value, or StopIteration(value). */
@@ -568,6 +607,10 @@ static PyObject *RetryAwaitable_throw(zr_RetryAwaitableObject *self, PyObject *c
 static PyObject *RetryAwaitable_close(zr_RetryAwaitableObject *self, PyObject *noargs)
 {
     (void)noargs;
+    if (self->running) {
+        PyErr_SetString(PyExc_ValueError, "coroutine already executing");
+        return NULL;
+    }
     PyObject *inner = self->inner;
     self->inner = NULL;
     int phase = self->phase;

@@ -32,13 +32,27 @@ int zr_spec_now(zr_RetrySpecObject *spec, double *now)
     PyObject *r = PyObject_CallNoArgs(fn);
     Py_DECREF(fn);
     if (r == NULL) return -1;
-    double v = PyFloat_AsDouble(r);
-    Py_DECREF(r);
-    if (v == -1.0 && PyErr_Occurred()) return -1;
-    if (!isfinite(v)) {
-        PyErr_Format(PyExc_ValueError, "clock must return a finite number, got %R", r);
+    /* r is kept until the messages below are built (they show it) */
+    if (PyBool_Check(r) || !(PyFloat_Check(r) || PyLong_Check(r))) {
+        PyErr_Format(PyExc_TypeError, "clock must return a number of seconds, got %R", r);
+        Py_DECREF(r);
         return -1;
     }
+    double v = PyFloat_AsDouble(r);
+    if (v == -1.0 && PyErr_Occurred()) {
+        if (!PyErr_ExceptionMatches(PyExc_OverflowError)) {
+            Py_DECREF(r);
+            return -1;
+        }
+        PyErr_Clear(); /* a huge int: reported as not finite below */
+        v = HUGE_VAL;
+    }
+    if (!isfinite(v)) {
+        PyErr_Format(PyExc_ValueError, "clock must return a finite number, got %R", r);
+        Py_DECREF(r);
+        return -1;
+    }
+    Py_DECREF(r);
     *now = v;
     return 0;
 }
@@ -331,11 +345,13 @@ int zr_spec_after_failure(zr_RetrySpecObject *spec, zr_call *call, PyObject *exc
         }
         int m = PyTuple_GET_SIZE(spec->never_retry_on) ? PyObject_IsInstance(exc, spec->never_retry_on)
                                                         : 0;
-        if (m < 0) return -1;
         if (m == 0) {
             m = PyObject_IsInstance(exc, spec->retry_on);
-            if (m < 0) return -1;
-            m = !m;
+            if (m >= 0) m = !m;
+        }
+        if (m < 0) { /* a hostile __instancecheck__: its error names the attempt's */
+            chain_context(exc);
+            return -1;
         }
         if (m) {
             *out = stop(spec, call, exc, result, STOP_RAISE);
@@ -440,6 +456,16 @@ int zr_spec_after_failure(zr_RetrySpecObject *spec, zr_call *call, PyObject *exc
 }
 
 /* ---- the Python-visible type ------------------------------------------------------- */
+
+/* 1 if RetrySpec_init set every required field (`name` comes last), else 0 with TypeError
+ * set: the methods below must not run on an instance made by RetrySpec.__new__ alone, or
+ * one whose __init__ failed half way (their fields are NULL). */
+static int spec_ready(zr_RetrySpecObject *self)
+{
+    if (self->name != NULL) return 1;
+    PyErr_SetString(PyExc_TypeError, "RetrySpec is not initialised");
+    return 0;
+}
 
 static int as_exception_tuple(const char *param, PyObject *obj, PyObject **out)
 {
@@ -569,7 +595,11 @@ static int RetrySpec_init(zr_RetrySpecObject *self, PyObject *args, PyObject *kw
     self->timeout = -1.0;
     if (timeout != Py_None) {
         double t = PyFloat_AsDouble(timeout);
-        if (t == -1.0 && PyErr_Occurred()) return -1;
+        if (t == -1.0 && PyErr_Occurred()) {
+            if (!PyErr_ExceptionMatches(PyExc_OverflowError)) return -1;
+            PyErr_Clear(); /* a huge int: not a finite number (reported below) */
+            t = HUGE_VAL;
+        }
         if (!(isfinite(t) && t > 0.0))
             return zr_config_error_int(st, "timeout", timeout, "must be a finite number > 0");
         self->timeout = t;
@@ -617,7 +647,7 @@ static int RetrySpec_init(zr_RetrySpecObject *self, PyObject *args, PyObject *kw
         PyErr_Format(PyExc_TypeError, "name must be a str or None, got %R", name);
         return -1;
     }
-    if (self->name == NULL) return -1;
+    if (self->name == NULL) return -1; /* the last required field: marks the spec ready */
     if (metrics != Py_None) {
         if (!PyObject_TypeCheck(metrics, st->OperationMetrics_Type) ||
             ((zr_MetricsObject *)metrics)->errors == NULL) {
@@ -652,6 +682,7 @@ static int RetrySpec_init(zr_RetrySpecObject *self, PyObject *args, PyObject *kw
  * Used by the block form (zenoo_retry/blocks.py) so it shares these rules. */
 static PyObject *RetrySpec_after_failure(zr_RetrySpecObject *self, PyObject *args)
 {
+    if (!spec_ready(self)) return NULL;
     PyObject *exc, *result = Py_None;
     unsigned long attempt;
     double start, prev, total;
@@ -681,6 +712,7 @@ static PyObject *RetrySpec_after_failure(zr_RetrySpecObject *self, PyObject *arg
 
 static PyObject *RetrySpec_begin(zr_RetrySpecObject *self, PyObject *noargs)
 {
+    if (!spec_ready(self)) return NULL;
     (void)noargs;
     zr_call call;
     if (zr_spec_begin(self, &call) < 0) return NULL;
@@ -689,6 +721,7 @@ static PyObject *RetrySpec_begin(zr_RetrySpecObject *self, PyObject *noargs)
 
 static PyObject *RetrySpec_enter(zr_RetrySpecObject *self, PyObject *args)
 {
+    if (!spec_ready(self)) return NULL;
     unsigned long attempt = 0;
     if (!PyArg_ParseTuple(args, "|k:enter", &attempt)) return NULL;
     zr_call call = {(uint32_t)(attempt > UINT32_MAX ? UINT32_MAX : attempt), 0, 0.0, -1.0, 0.0};
@@ -719,6 +752,7 @@ static PyObject *RetrySpec_succeeded(zr_RetrySpecObject *self, PyObject *args)
 
 static PyObject *RetrySpec_exit(zr_RetrySpecObject *self, PyObject *args)
 {
+    if (!spec_ready(self)) return NULL;
     PyObject *token, *exc;
     if (!PyArg_ParseTuple(args, "OO:exit", &token, &exc)) return NULL;
     if (zr_spec_exit(self, Py_NewRef(token), exc == Py_None ? NULL : exc) < 0) return NULL;
@@ -727,6 +761,7 @@ static PyObject *RetrySpec_exit(zr_RetrySpecObject *self, PyObject *args)
 
 static PyObject *RetrySpec_result_rejected(zr_RetrySpecObject *self, PyObject *result)
 {
+    if (!spec_ready(self)) return NULL;
     int r = zr_spec_result_rejected(self, result);
     if (r < 0) return NULL;
     return PyBool_FromLong(r);
@@ -734,6 +769,7 @@ static PyObject *RetrySpec_result_rejected(zr_RetrySpecObject *self, PyObject *r
 
 static PyObject *RetrySpec_attempt_info(zr_RetrySpecObject *self, PyObject *args)
 {
+    if (!spec_ready(self)) return NULL;
     PyObject *exc, *result = Py_None;
     unsigned long attempt;
     int has_start;
@@ -748,6 +784,7 @@ static PyObject *RetrySpec_attempt_info(zr_RetrySpecObject *self, PyObject *args
 
 static PyObject *RetrySpec_stop_with(zr_RetrySpecObject *self, PyObject *error)
 {
+    if (!spec_ready(self)) return NULL;
     if (!PyExceptionInstance_Check(error)) {
         PyErr_Format(PyExc_TypeError, "error must be an exception, got %R", error);
         return NULL;

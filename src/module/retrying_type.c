@@ -155,7 +155,7 @@ int zr_retrying_init_fields(zr_RetryingObject *self, PyObject *args, PyObject *k
         return -1;
     }
     if (!PyObject_TypeCheck(spec, st->RetrySpec_Type) ||
-        ((zr_RetrySpecObject *)spec)->strategy == NULL) {
+        ((zr_RetrySpecObject *)spec)->name == NULL) { /* name: set last by RetrySpec_init */
         PyErr_Format(PyExc_TypeError, "spec must be an initialised RetrySpec, got %R", spec);
         return -1;
     }

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "core/zr_breaker.h"
 #include "core/zr_shm.h"
 #include "zr_test.h"
 
@@ -61,4 +62,35 @@ static void payload_size_does_not_wrap(void)
     rmdir(dir);
 }
 
-void suite_hardening(void) { payload_size_does_not_wrap(); }
+/* fuzz_breaker found: with a tiny TIME-window bucket (a valid window_duration of a few
+ * denormals) bucket indices saturate at +-9e18, and window_advance computed k - from across
+ * the whole int64 range: signed overflow (UB; UBSan aborts scripts/sanitize.sh on it). */
+static void breaker_window_extreme_indices(void)
+{
+    zr_breaker_config cfg;
+    zr_breaker_config_default(&cfg);
+    cfg.window_kind = ZR_WINDOW_TIME;
+    cfg.window_buckets = 3;
+    cfg.window_duration = 5e-324;
+    cfg.minimum_calls = 1;
+    cfg.failure_threshold = 0;
+    cfg.failure_rate_threshold = 1.0;
+    CHECK(zr_breaker_config_check(&cfg, NULL) == ZR_OK);
+    size_t n = zr_breaker_state_size(&cfg);
+    zr_breaker_state *s = malloc(n);
+    CHECK(s != NULL && zr_breaker_state_init(&cfg, s, n) == ZR_OK);
+    zr_breaker_change ch;
+    /* success at a negative time (index -9e18), then at a positive one (index +9e18) */
+    CHECK(zr_breaker_record(&cfg, s, -1.0, 0, ZR_OUTCOME_SUCCESS, 0.0, &ch) == ZR_OK);
+    CHECK(zr_breaker_record(&cfg, s, 5.0, 0, ZR_OUTCOME_SUCCESS, 0.0, &ch) == ZR_OK);
+    zr_breaker_stats st;
+    zr_breaker_stats_get(&cfg, s, 5.0, &st);
+    CHECK(st.window_calls == 1 && st.mode == ZR_BREAKER_CLOSED); /* the old one fell out */
+    free(s);
+}
+
+void suite_hardening(void)
+{
+    payload_size_does_not_wrap();
+    breaker_window_extreme_indices();
+}

@@ -10,7 +10,7 @@ void suite_metrics(void);
 
 /* shared state (issue 5) */
 void suite_shared(void);
-void suite_breaker_adopt(void);
+void suite_fleet_adopt(void);
 
 long zr_test_passed = 0;
 long zr_test_failed = 0;
@@ -32,7 +32,7 @@ int main(void)
 
     /* shared state (issue 5) */
     suite_shared();
-    suite_breaker_adopt();
+    suite_fleet_adopt();
 
     /* observability (issue 6) */
     suite_metrics();

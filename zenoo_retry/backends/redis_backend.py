@@ -55,6 +55,8 @@ class _Member(Protocol):
     def _redis_failed(self) -> None:
         """The round failed: keep going on local state."""
 
+    # optional: def _redis_alive(self) -> bool -- False once the synced object is gone
+
 
 def _check_positive(name: str, value: object, upper: float) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
@@ -143,7 +145,7 @@ class RedisBackend:
     sync period is ``staleness / 2``. ``timeout`` bounds each round trip (default
     ``max(0.25, 2 * staleness)``), ``reconnect`` is the strategy spacing reconnection
     attempts (default: exponential from ``staleness`` to 2 s, full jitter). Keys are
-    ``<prefix>:{<name>}:breaker|budget|hosts``.
+    ``<prefix>:{<name>}:breaker|budget|hosts|alloc``.
     """
 
     def __init__(
@@ -194,7 +196,8 @@ class RedisBackend:
         self._own = _own_client(client, self.timeout, self.is_async)
         self._shas: Dict[str, str] = {n: _redis_lua.sha1(s) for n, s in _redis_lua.SCRIPTS.items()}
         self._lock = threading.Lock()
-        self._members: List["weakref.ref[Any]"] = []
+        self._members: List[Any] = []
+        self._next_index = 0
         # health, for logging once and for introspection
         self.healthy = True
         self.rounds = 0
@@ -220,15 +223,16 @@ class RedisBackend:
         return self.staleness / 2
 
     def key(self, name: str, kind: str) -> str:
-        """The Redis key of ``kind`` ("breaker", "budget", "hosts") for ``name``."""
+        """The Redis key of ``kind`` ("breaker", "budget", "hosts", "alloc") for ``name``."""
         return f"{self.prefix}:{{{name}}}:{kind}"
 
     def attach(self, member: _Member) -> None:
-        """Sync ``member`` from now on (held weakly: dropping it detaches it)."""
+        """Sync ``member`` from now on, until it reports ``_redis_alive() == False`` (the
+        object it links was garbage-collected) or is detached."""
         if self._closed:
             raise RuntimeError("this RedisBackend is closed")
         with self._lock:
-            self._members.append(weakref.ref(member))
+            self._members.append(member)
         if self.autostart:
             if not self.is_async:
                 self.start()
@@ -243,13 +247,83 @@ class RedisBackend:
 
     def detach(self, member: _Member) -> None:
         with self._lock:
-            self._members = [r for r in self._members if r() is not None and r() is not member]
+            self._members = [m for m in self._members if m is not member]
 
     def members(self) -> List[Any]:
+        """The live members (drops those whose object is gone)."""
         with self._lock:
-            live = [m for m in (r() for r in self._members) if m is not None]
-            self._members = [weakref.ref(m) for m in live]
-        return live
+            live = [m for m in self._members
+                    if getattr(m, "_redis_alive", None) is None or m._redis_alive()]
+            self._members = live
+        return list(live)
+
+    # -- sharing breakers and budgets ----------------------------------------------------
+
+    def share(self, obj: Any, name: Optional[str] = None) -> Any:
+        """Share ``obj`` (a CircuitBreaker / AdvancedCircuitBreaker or a token-bucket
+        RetryBudget) with every process, on any host, that shares the same ``name`` on the
+        same Redis and prefix; returns ``obj``. ``name`` defaults to the breaker's name.
+
+        The object keeps deciding in C on its local state; the backend syncs it with the
+        fleet every ``staleness / 2`` s (and at once after a local transition).
+        """
+        from ._redis_links import BreakerLink, BudgetLink
+
+        if hasattr(obj, "_zr_sync_view") and hasattr(obj, "_zr_adopt"):
+            name = check_name(name if name is not None else obj.name)
+            cls: Any = BreakerLink
+        elif hasattr(obj, "_zr_adopt") and hasattr(obj, "available_tokens"):
+            if name is None:
+                raise TypeError("sharing a RetryBudget needs a name=")
+            name = check_name(name)
+            cls = BudgetLink
+        else:
+            raise TypeError(f"share() takes a CircuitBreaker or a RetryBudget, got {obj!r}")
+        for m in self.members():
+            if getattr(m, "_ref", lambda: None)() is obj:
+                raise ValueError(f"{obj!r} is already shared by this backend")
+        with self._lock:
+            index = self._next_index
+            self._next_index += 1
+        self.attach(cls(self, obj, name, index))
+        return obj
+
+    def circuit_breaker(self, name: str, *args: Any, **kwargs: Any) -> Any:
+        """A new :class:`~zenoo_retry.CircuitBreaker` named ``name`` (same arguments as the
+        class), shared through this backend. ``cls=AdvancedCircuitBreaker`` picks the class."""
+        from ..circuit_breaker import CircuitBreaker
+
+        cls = kwargs.pop("cls", CircuitBreaker)
+        return self.share(cls(*args, name=check_name(name), **kwargs))
+
+    def retry_budget(self, name: str, capacity: float = 100.0, refill_rate: float = 10.0,
+                     **kwargs: Any) -> Any:
+        """A new token-bucket :class:`~zenoo_retry.RetryBudget` shared under ``name``: the
+        whole fleet spends one bucket of ``capacity`` tokens refilled at ``refill_rate``/s."""
+        from ..budget import RetryBudget
+
+        return self.share(RetryBudget(capacity, refill_rate, **kwargs), name=check_name(name))
+
+    def link(self, obj: Any) -> Any:
+        """The link syncing ``obj`` (its ``fleet`` / ``fleet_tokens`` show the fleet's state
+        as last seen), or None."""
+        for m in self.members():
+            if getattr(m, "_ref", lambda: None)() is obj:
+                return m
+        return None
+
+    def reset(self, name: str) -> None:
+        """Forget the fleet state of ``name`` in Redis (sync client; for operators and
+        tests). Local objects keep their own state until they next sync."""
+        if self.is_async:
+            raise TypeError("this backend has an asyncio client: use await backend.areset(name)")
+        name = check_name(name)
+        self._own.delete(*(self.key(name, k) for k in ("breaker", "budget", "hosts", "alloc")))
+
+    async def areset(self, name: str) -> None:
+        """:meth:`reset` for an asyncio client."""
+        name = check_name(name)
+        await self._own.delete(*(self.key(name, k) for k in ("breaker", "budget", "hosts", "alloc")))
 
     def wake(self) -> None:
         """Sync as soon as possible (a local transition happened); safe from any thread."""

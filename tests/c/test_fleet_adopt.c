@@ -1,13 +1,15 @@
-/* test_breaker_adopt.c - zr_breaker_adopt: a local breaker taking the fleet's state (Redis,
- * issue 5) with a fake clock: each target mode, the epoch guard, manual overrides kept,
- * bad arguments, and permits out across an adoption. */
+/* test_fleet_adopt.c - a local breaker or budget taking the fleet's state (Redis, issue 5)
+ * with a fake clock. zr_breaker_adopt: each target mode, the epoch guard, manual overrides
+ * kept, bad arguments, permits out across an adoption. zr_budget_adopt: the level, spending
+ * since the caller looked, clamping, refill restart, ratio mode refused. */
 #include <math.h>
 #include <stdlib.h>
 
 #include "core/zr_breaker.h"
+#include "core/zr_budget.h"
 #include "zr_test.h"
 
-void suite_breaker_adopt(void);
+void suite_fleet_adopt(void);
 
 static zr_breaker_state *fresh(const zr_breaker_config *cfg)
 {
@@ -117,8 +119,63 @@ static void local_rules_keep_working_after_adoption(void)
     free(s);
 }
 
-void suite_breaker_adopt(void)
+static void budget_adopt(void)
 {
+    zr_budget_config c;
+    zr_budget_config_token(&c, 10.0, 2.0);
+    CHECK(zr_budget_validate(&c, NULL) == ZR_OK);
+    zr_budget_state s;
+    CHECK(zr_budget_init(&c, &s, 0.0) == ZR_OK);
+    int granted = 0;
+    double avail = -1.0;
+
+    /* the caller read the totals (0 granted, 0 returned), then 3 retries happened here */
+    for (int i = 0; i < 3; i++) {
+        CHECK(zr_budget_try_acquire(&c, &s, 0.0, 1, &granted) == ZR_OK && granted);
+    }
+    CHECK(zr_budget_return(&c, &s, 0.0, 1) == ZR_OK);
+    CHECK(zr_budget_adopt(&c, &s, 1.0, 4.5, 0, 0, 0.0) == ZR_OK);
+    CHECK(zr_budget_available(&c, &s, 1.0, &avail) == ZR_OK);
+    CHECK_NEAR(avail, 4.5 - 3.0 + 1.0, 1e-12);
+    CHECK(s.total_granted == 3 && s.total_returned == 1); /* totals kept */
+    /* the refill restarts from the adoption */
+    CHECK(zr_budget_available(&c, &s, 2.0, &avail) == ZR_OK);
+    CHECK_NEAR(avail, 4.5, 1e-12);
+    /* clamped to [0, capacity] */
+    CHECK(zr_budget_adopt(&c, &s, 2.0, 1e9, 3, 1, 0.0) == ZR_OK);
+    CHECK(zr_budget_available(&c, &s, 2.0, &avail) == ZR_OK && avail == 10.0);
+    CHECK(zr_budget_adopt(&c, &s, 2.0, -5.0, 3, 1, 0.0) == ZR_OK);
+    CHECK(zr_budget_available(&c, &s, 2.0, &avail) == ZR_OK && avail == 0.0);
+    CHECK(zr_budget_try_acquire(&c, &s, 2.0, 1, &granted) == ZR_OK && !granted);
+    /* totals from the future (another state's) never make tokens out of nothing */
+    CHECK(zr_budget_adopt(&c, &s, 2.0, 1.0, 1000, 1000, 0.0) == ZR_OK);
+    CHECK(zr_budget_available(&c, &s, 2.0, &avail) == ZR_OK && avail == 1.0);
+    /* bad arguments change nothing */
+    CHECK(zr_budget_adopt(&c, &s, NAN, 5.0, 0, 0, 0.0) == ZR_EINVAL);
+    CHECK(zr_budget_adopt(&c, &s, 2.0, INFINITY, 0, 0, 0.0) == ZR_EINVAL);
+    CHECK(zr_budget_adopt(&c, &s, 2.0, NAN, 0, 0, 0.0) == ZR_EINVAL);
+    CHECK(zr_budget_adopt(&c, NULL, 2.0, 1.0, 0, 0, 0.0) == ZR_EINVAL);
+    CHECK(zr_budget_available(&c, &s, 2.0, &avail) == ZR_OK && avail == 1.0);
+    /* ratio budgets are not token buckets */
+    zr_budget_config r;
+    zr_budget_config_ratio(&r, 0.2, 10.0, 10.0, 10);
+    zr_budget_state rs;
+    CHECK(zr_budget_init(&r, &rs, 0.0) == ZR_OK);
+    CHECK(zr_budget_adopt(&r, &rs, 1.0, 5.0, 0, 0, 0.0) == ZR_ESTATE);
+    /* hold: no local refill until now + hold, then refill again */
+    zr_budget_state h;
+    CHECK(zr_budget_init(&c, &h, 0.0) == ZR_OK);
+    CHECK(zr_budget_adopt(&c, &h, 10.0, 1.0, 0, 0, 0.5) == ZR_OK);
+    CHECK(zr_budget_available(&c, &h, 10.4, &avail) == ZR_OK && avail == 1.0);
+    CHECK(zr_budget_available(&c, &h, 11.5, &avail) == ZR_OK);
+    CHECK_NEAR(avail, 1.0 + 2.0 * 1.0, 1e-12);
+    CHECK(zr_budget_adopt(&c, &h, 12.0, 1.0, 0, 0, -1.0) == ZR_EINVAL);
+    CHECK(zr_budget_adopt(&c, &h, 12.0, 1.0, 0, 0, INFINITY) == ZR_EINVAL);
+}
+
+void suite_fleet_adopt(void)
+{
+    budget_adopt();
     adopt_open_then_half_open_then_closed();
     adopt_guards();
     local_rules_keep_working_after_adoption();
