@@ -194,3 +194,36 @@ def test_bad_arguments():
         BulkRetryManager(sleep=3)
     with pytest.raises(TypeError, match="unexpected keyword"):
         BulkRetryManager(retry_after=True)
+
+
+async def test_async_bulk_of_real_http_requests():
+    import httpx
+
+    from ops_http import OK, ScriptedServer
+
+    with ScriptedServer() as server:
+        urls = []
+        for i in range(6):
+            if i % 2:
+                urls.append(server.set(f"/item{i}", (503, {"Retry-After": str(i)}, b""), OK))
+            else:
+                urls.append(server.set(f"/item{i}", OK))
+        urls.append(server.set("/gone", (404, {}, b"")))
+        async with httpx.AsyncClient(timeout=5) as client:
+
+            async def get(url):
+                r = await client.get(url)
+                r.raise_for_status()
+                return r.text
+
+            bulk = BulkRetryManager(max_attempts=3, base_delay=0.5, max_concurrency=3,
+                                    retryable_errors=["server"], respect_retry_after=True,
+                                    partial_success_threshold=0.8)
+            with instant_retries() as sleeps:
+                result = await bulk.execute_bulk_async([lambda u=u: get(u) for u in urls])
+        hits = dict(server.hits)
+    assert [i.index for i in result.successful] == [0, 1, 2, 3, 4, 5]
+    assert [(i.index, i.error.response.status_code) for i in result.failed] == [(6, 404)]
+    assert sleeps.delays == [5.0]  # one wait: the longest Retry-After of the round
+    assert [hits[f"/item{i}"] for i in range(6)] == [1, 2, 1, 2, 1, 2] and hits["/gone"] == 1
+    assert result.threshold_met and result.rounds == 2

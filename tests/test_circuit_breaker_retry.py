@@ -219,3 +219,18 @@ def test_retry_spec_exposes_breaker():
         return 1
 
     assert f.retry_spec.breaker is cb
+
+
+def test_outage_with_a_breaker_spares_the_server():
+    """The README's outage figure, on a smaller run: after the trip the server sees only
+    the probes (one per recovery_timeout)."""
+    from zenoo_retry.simulation import simulate_outage
+
+    plain = simulate_outage(clients=100, seconds=12)
+    with_breaker = simulate_outage(
+        "breaker", clients=100, seconds=12,
+        breaker=lambda clock: CircuitBreaker(5, 5.0, clock=clock))
+    assert plain.attempts == 3 * plain.calls
+    # 5 failures trip it; then one failing probe at t=5 and one at t=10
+    assert with_breaker.attempts == 5 + 2
+    assert with_breaker.outcomes["CircuitBreakerOpenError"] == with_breaker.calls - 1

@@ -226,3 +226,54 @@ def test_bad_arguments():
     assert info.value.parameter == "maxlen"
     with pytest.raises(TypeError, match="maxlen"):
         DeadLetterQueue(maxlen="10")
+
+
+class OpenBreaker:
+    """Breaker protocol: refuses every attempt after `allow` admitted ones."""
+
+    def __init__(self, allow=0):
+        self.allow = allow
+
+    def _zr_enter(self):
+        from zenoo_retry import CircuitBreakerOpenError
+
+        if self.allow <= 0:
+            raise CircuitBreakerOpenError(name="upstream", retry_after=5.0)
+        self.allow -= 1
+
+    def _zr_exit(self, token, exc):
+        pass
+
+
+def test_breaker_refusal_is_dead_lettered_with_the_attempts_that_ran():
+    from zenoo_retry import CircuitBreakerOpenError
+
+    rec = Recorder()
+    op = retry(strategy=plain(5), circuit_breaker=OpenBreaker(allow=2), dead_letter=rec)(
+        Flaky(*[OSError()] * 5))
+    with instant_retries():
+        with pytest.raises(CircuitBreakerOpenError):
+            op()
+    (_, error, attempts, md), = rec.calls
+    assert isinstance(error, CircuitBreakerOpenError) and attempts == 2
+    assert md["error_type"] == "circuit_breaker"
+
+    rec2 = Recorder()
+    refused_at_once = retry(strategy=plain(), circuit_breaker=OpenBreaker(), dead_letter=rec2,
+                            fallback="stale")(lambda: "fresh")
+    assert refused_at_once() == "stale"
+    assert [c[2] for c in rec2.calls] == [0]
+
+
+async def test_async_breaker_refusal_is_dead_lettered():
+    from zenoo_retry import CircuitBreakerOpenError
+
+    seen = []
+
+    async def handler(operation, error, attempts, metadata):
+        seen.append((type(error).__name__, attempts))
+
+    op = async_retry(strategy=plain(), circuit_breaker=OpenBreaker(), dead_letter=handler)(AsyncFlaky())
+    with pytest.raises(CircuitBreakerOpenError):
+        await op()
+    assert seen == [("CircuitBreakerOpenError", 0)]

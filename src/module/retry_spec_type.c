@@ -273,9 +273,9 @@ static PyObject *final_error(zr_RetrySpecObject *spec, zr_call *call, PyObject *
     return err;
 }
 
-PyObject *zr_spec_stop_with(zr_RetrySpecObject *spec, zr_call *call, PyObject *error)
+/* Return the fallback for a final `error` (borrowed), or set `error` and return NULL. */
+static PyObject *apply_fallback(zr_RetrySpecObject *spec, PyObject *error)
 {
-    (void)call;
     int is_exc = PyObject_TypeCheck(error, (PyTypeObject *)PyExc_Exception);
     if (is_exc && spec->fallback_factory != NULL) {
         PyObject *r = call_owned(spec->fallback_factory, &error, 1);
@@ -285,6 +285,37 @@ PyObject *zr_spec_stop_with(zr_RetrySpecObject *spec, zr_call *call, PyObject *e
     if (is_exc && spec->fallback != NULL) return Py_NewRef(spec->fallback);
     zr_restore_exception(Py_NewRef(error));
     return NULL;
+}
+
+/* Tell on_give_up(RetryAttempt, error) that the call ends with `error` (an Exception).
+ * `exc`/`result`: the last attempt's error or rejected result (may be NULL). 0, or -1
+ * with the hook's error set (chained to `error`). */
+static int tell_give_up(zr_RetrySpecObject *spec, zr_call *call, PyObject *exc, PyObject *result,
+                        PyObject *error)
+{
+    if (spec->on_give_up == NULL || !PyObject_TypeCheck(error, (PyTypeObject *)PyExc_Exception))
+        return 0;
+    PyObject *info = zr_spec_attempt_info(spec, call, exc, result, -1.0);
+    if (info == NULL) return -1;
+    PyObject *args[2] = {info, error};
+    PyObject *r = call_owned(spec->on_give_up, args, 2);
+    Py_DECREF(info);
+    if (r == NULL) {
+        chain_context(error);
+        return -1;
+    }
+    Py_DECREF(r);
+    return 0;
+}
+
+PyObject *zr_spec_stop_with(zr_RetrySpecObject *spec, zr_call *call, PyObject *error)
+{
+    /* refused before attempt call->attempt ran (an open breaker): on_give_up is told
+     * about the attempts that did run, like the observers (zr_obs_refused) */
+    zr_call ran = *call;
+    if (ran.attempt > 0) ran.attempt--;
+    if (tell_give_up(spec, &ran, NULL, NULL, error) < 0) return NULL;
+    return apply_fallback(spec, error);
 }
 
 static const zr_give_up_reason give_up_reason[] = {
@@ -308,24 +339,11 @@ static PyObject *stop(zr_RetrySpecObject *spec, zr_call *call, PyObject *exc, Py
         return NULL;
     }
     zr_obs_give_up(spec, call, exc, result, error, give_up_reason[why]);
-    if (spec->on_give_up != NULL &&
-        PyObject_TypeCheck(error, (PyTypeObject *)PyExc_Exception)) {
-        PyObject *info = zr_spec_attempt_info(spec, call, exc, result, -1.0);
-        if (info == NULL) {
-            Py_DECREF(error);
-            return NULL;
-        }
-        PyObject *args[2] = {info, error};
-        PyObject *r = call_owned(spec->on_give_up, args, 2);
-        Py_DECREF(info);
-        if (r == NULL) {
-            chain_context(error);
-            Py_DECREF(error);
-            return NULL;
-        }
-        Py_DECREF(r);
+    if (tell_give_up(spec, call, exc, result, error) < 0) {
+        Py_DECREF(error);
+        return NULL;
     }
-    PyObject *out = zr_spec_stop_with(spec, call, error);
+    PyObject *out = apply_fallback(spec, error);
     Py_DECREF(error);
     return out;
 }

@@ -317,9 +317,10 @@ int zr_spec_exit(zr_RetrySpecObject *spec, PyObject *token, PyObject *exc);
 int zr_spec_after_failure(zr_RetrySpecObject *spec, zr_call *call, PyObject *exc,
                           PyObject *result, double *delay, PyObject **out);
 
-/* Stop a call because `error` (borrowed, e.g. CircuitBreakerOpenError) ends it: applies
- * the fallback if any. Returns a new reference or NULL with `error` (or the fallback's
- * error) set. */
+/* Stop a call because `error` (borrowed, e.g. CircuitBreakerOpenError) ends it before
+ * attempt call->attempt ran: tells on_give_up (about the attempts that ran), then applies
+ * the fallback if any. Returns a new reference or NULL with `error` (or the hook's or
+ * fallback's error) set. */
 PyObject *zr_spec_stop_with(zr_RetrySpecObject *spec, zr_call *call, PyObject *error);
 
 /* A RetryAttempt describing `call` (new ref) for hooks; next_delay < 0 gives None. */
