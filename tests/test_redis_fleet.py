@@ -391,3 +391,33 @@ async def test_asyncio_hosts_share_a_breaker(server):
         await asyncio.sleep(0)
         assert b._task is not None
     await a.aclose()
+
+
+# -- fork (gunicorn --preload, multiprocessing) ----------------------------------------------
+
+def test_a_forked_worker_syncs_on_its_own_and_is_its_own_host(hosts):
+    import multiprocessing
+
+    a = hosts(staleness=0.05, autostart=True)
+    cb = a.circuit_breaker("forked", failure_threshold=2, recovery_timeout=30)
+    wait_for(lambda: a.rounds > 1, "a first round")
+    ctx = multiprocessing.get_context("fork")
+    q = ctx.Queue()
+
+    def child():
+        try:
+            fail(cb, 2)                      # trips in the child only
+            n = a.rounds
+            deadline = time.monotonic() + WAIT
+            while a.rounds < n + 2 and time.monotonic() < deadline:
+                time.sleep(0.005)            # the child's own sync thread reports it
+            q.put((a.host_id, a.rounds > n + 1))
+        except BaseException as exc:  # report, never hang the parent
+            q.put(("error", repr(exc)))
+
+    p = ctx.Process(target=child)
+    p.start()
+    host, synced = q.get(timeout=WAIT)
+    p.join(timeout=WAIT)
+    assert synced is True and host != a.host_id
+    wait_for(lambda: cb.state == "open", "the child's trip to reach the parent")

@@ -57,6 +57,7 @@ from .adaptive import AdaptiveStrategy
 from .budget import RetryBudget
 
 # shared state (issue 5)
+from .backends import RedisBackend
 from . import shared
 from .exceptions import (
     SharedConfigMismatchError,
@@ -130,6 +131,7 @@ __all__ = [
     "RetryBudget",
 
     # shared state (issue 5)
+    "RedisBackend",
     "shared",
     "SharedConfigMismatchError",
     "SharedSegmentCorruptedError",
