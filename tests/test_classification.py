@@ -367,3 +367,12 @@ def test_bad_arguments():
         ErrorClassifier().register_function(3)
     assert error_types("x", "RATE-LIMIT") == {ErrorType.RATE_LIMIT}
     assert str(ErrorType.SERVER) == "server"
+
+
+from hypothesis import given, strategies as st  # noqa: E402
+
+
+@given(st.integers(min_value=100, max_value=599))
+def test_any_status_on_an_error_classifies_like_the_status_table(status):
+    expected = classify_status(status)
+    assert classify(status_error(status)) is (expected if expected is not None else ErrorType.UNKNOWN)

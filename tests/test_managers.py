@@ -55,8 +55,26 @@ def test_default_managers_follow_seed_002():
     assert pool.names() == ["cache", "database", "http", "s3"] and "s3" in pool
 
 
+def test_default_pool_has_real_breakers_shared_by_callers():
+    from zenoo_retry.circuit_breaker import CircuitBreaker
+
+    q = DeadLetterQueue()
+    pool = RetryManagerPool(dead_letter=q)
+    http = pool.get_manager("http")
+    assert isinstance(http.circuit_breaker, CircuitBreaker) and http.circuit_breaker.name == "http"
+    assert pool.get_manager("cache").circuit_breaker is None
+    with instant_retries():
+        with pytest.raises(MaxRetriesExceededError):
+            http.execute(Flaky(*[TimeoutError()] * 5))  # 5 failures: the breaker opens
+        with pytest.raises(CircuitBreakerOpenError):
+            http.execute(lambda: "refused")
+    assert http.circuit_breaker.state == "open"
+    assert [(d.attempts, d.metadata["error_type"]) for d in q] == [(5, "timeout"), (0, "circuit_breaker")]
+    assert RetryManagerPool(breaker_factory=None).get_manager("http").circuit_breaker is None
+
+
 def test_execute_sync_with_args():
-    pool = RetryManagerPool()
+    pool = RetryManagerPool(breaker_factory=None)
     op = Flaky(ConnectionError(), result="row")
     with instant_retries() as sleeps:
         assert pool.get_manager("database").execute(op, 7, key="x") == "row"
@@ -187,7 +205,7 @@ def test_bad_arguments():
         pool.get_manager("databse")
     assert info.value.parameter == "name" and info.value.value == "databse"
     with pytest.raises(InvalidConfigurationError, match="breaker_factory"):
-        pool.register("x", circuit_breaker=True)
+        RetryManagerPool(breaker_factory=None).register("x", circuit_breaker=True)
     with pytest.raises(TypeError, match="breaker_factory"):
         RetryManagerPool(breaker_factory=3)
     with pytest.raises(TypeError, match="name"):

@@ -293,3 +293,25 @@ def test_bad_arguments():
         RetryAfter(header="")
     with pytest.raises(TypeError, match="unexpected keyword"):
         retry(respect_retry_afterr=True)
+
+
+from hypothesis import given, strategies as st  # noqa: E402
+
+
+@given(st.integers(min_value=0, max_value=10**12))
+def test_delta_seconds_round_trip(n):
+    assert parse_retry_after(str(n)) == float(n)
+
+
+@given(st.one_of(st.text(max_size=40), st.binary(max_size=40), st.floats(allow_nan=True),
+                 st.integers(min_value=-10**6, max_value=10**6)),
+       st.floats(min_value=0, max_value=4e9))
+def test_parse_never_gives_a_bad_delay(value, now):
+    out = parse_retry_after(value, now=now)
+    assert out is None or (out >= 0 and out == out and out != float("inf"))
+
+
+@given(st.integers(min_value=-10**6, max_value=10**6), st.integers(min_value=-10**6, max_value=10**6))
+def test_http_date_delay_is_the_difference_clamped_at_zero(offset, now_shift):
+    now = T0 + now_shift
+    assert parse_retry_after(http_date(T0 + offset), now=now) == max(0.0, T0 + offset - now)

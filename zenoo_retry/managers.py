@@ -2,7 +2,7 @@
 
 ::
 
-    pool = RetryManagerPool(breaker_factory=lambda name: CircuitBreaker(name=name))
+    pool = RetryManagerPool()          # breakers: CircuitBreaker(name=...) per manager
     rows = pool.get_manager("database").execute(db.fetch_reviews, hotel_id)
     page = await pool.get_manager("http").execute_async(client.get, url)
 
@@ -14,8 +14,9 @@ budget, one metrics object and one dead-letter handler: every call through it (`
 ``execute_async``, functions it decorated) shares them, so a breaker opened by one caller
 protects all of them. The pool creates the four seed-002 managers on first use -
 ``database``, ``http``, ``s3``, ``cache`` (policies ``RetryPolicies.database_config`` ...
-``cache_config``; a breaker from ``breaker_factory`` for all but ``cache``) - and holds
-the ones you :meth:`~RetryManagerPool.register`.
+``cache_config``; a breaker from ``breaker_factory`` - by default
+``CircuitBreaker(name=name)``: 5 failures open it for 30 s - for all but ``cache``) - and
+holds the ones you :meth:`~RetryManagerPool.register`.
 
 ``metrics`` (a :class:`~zenoo_retry.metrics.RetryMetrics`) becomes the policy's metrics, so
 every call through the manager is counted under the manager's name (dead letters too).
@@ -145,16 +146,25 @@ _HOOK_OPTIONS = frozenset({"on_retry", "on_give_up", "sleep", "clock", "fallback
                            "attempt_timeout", "total_timeout", "dead_letter", "dead_letter_metadata"})
 
 
+def _default_breaker(name: str) -> Any:
+    """Seed 002's managers have a breaker: seed 004's defaults (5 failures, 30 s)."""
+    from .circuit_breaker import CircuitBreaker
+
+    return CircuitBreaker(name=name)
+
+
 class RetryManagerPool:
     """Managers by name: ``database``, ``http``, ``s3``, ``cache`` on first use, plus the
     ones you register. Thread-safe; each name maps to one manager for the pool's life.
 
     ``breaker_factory(name)`` makes the breaker of a default manager that has one (and of
-    a registered one with ``circuit_breaker=True``); ``metrics`` and ``dead_letter`` are
-    given to every manager the pool creates.
+    a registered one with ``circuit_breaker=True``); the default makes a
+    :class:`~zenoo_retry.circuit_breaker.CircuitBreaker` named after the manager, ``None``
+    turns breakers off. ``metrics`` and ``dead_letter`` are given to every manager the pool
+    creates.
     """
 
-    def __init__(self, *, breaker_factory: Optional[Callable[[str], Any]] = None, metrics: Any = None,
+    def __init__(self, *, breaker_factory: Optional[Callable[[str], Any]] = _default_breaker, metrics: Any = None,
                  dead_letter: Optional[Callable[..., Any]] = None) -> None:
         if breaker_factory is not None and not callable(breaker_factory):
             raise TypeError(f"breaker_factory must be callable(name) or None, got {breaker_factory!r}")
