@@ -227,3 +227,41 @@ async def test_async_bulk_of_real_http_requests():
     assert sleeps.delays == [5.0]  # one wait: the longest Retry-After of the round
     assert [hits[f"/item{i}"] for i in range(6)] == [1, 2, 1, 2, 1, 2] and hits["/gone"] == 1
     assert result.threshold_met and result.rounds == 2
+
+
+class RefuseFirst:
+    """Breaker protocol: refuses the first `n` admissions (retry_after 3 s), then admits."""
+
+    def __init__(self, n):
+        self.n = n
+        self.lock = threading.Lock()
+
+    def _zr_enter(self):
+        from zenoo_retry import CircuitBreakerOpenError
+
+        with self.lock:
+            if self.n > 0:
+                self.n -= 1
+                raise CircuitBreakerOpenError(name="dep", retry_after=3.0)
+
+    def _zr_exit(self, token, exc):
+        pass
+
+
+def test_breaker_refusal_waits_for_the_next_round_or_is_final():
+    from zenoo_retry import CircuitBreakerOpenError
+
+    ops = [Op(i) for i in range(4)]
+    bulk = BulkRetryManager(max_attempts=3, base_delay=0.5, max_concurrency=1,
+                            circuit_breaker=RefuseFirst(2), respect_retry_after=True)
+    with instant_retries() as sleeps:
+        result = bulk.execute_bulk(ops)
+    assert len(result.successful) == 4 and sleeps.delays == [3.0]
+    assert sorted(i.attempts for i in result.successful) == [1, 1, 2, 2]
+
+    strict = BulkRetryManager(max_attempts=3, max_concurrency=1, circuit_breaker=RefuseFirst(1),
+                              retryable_errors=["network", "timeout", "transient", "unknown"])
+    with instant_retries():
+        result = strict.execute_bulk([Op(0), Op(1)])
+    assert [i.index for i in result.failed] == [0]
+    assert isinstance(result.failed[0].error, CircuitBreakerOpenError)

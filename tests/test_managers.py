@@ -181,6 +181,14 @@ def test_wrapped_functions_are_cached():
     manager.execute(op)
     assert len(manager._wrapped) == 1
 
+    class Unhashable:
+        __hash__ = None  # type: ignore[assignment]
+
+        def __call__(self):
+            return "fine"
+
+    assert manager.execute(Unhashable()) == "fine" and len(manager._wrapped) == 1
+
 
 def test_concurrent_get_manager_returns_one_instance():
     pool = RetryManagerPool()

@@ -111,14 +111,21 @@ class RetryManager:
         if not callable(fn):
             raise TypeError(f"fn must be callable, got {fn!r}")
         key = (fn, want_async)
-        with self._lock:
-            wrapped = self._wrapped.get(key)
-            if wrapped is not None:
-                self._wrapped.move_to_end(key)
-                return wrapped
+        try:
+            hash(key)
+        except TypeError:  # an unhashable callable: wrap it for this call only
+            key = None
+        if key is not None:
+            with self._lock:
+                wrapped = self._wrapped.get(key)
+                if wrapped is not None:
+                    self._wrapped.move_to_end(key)
+                    return wrapped
         from .decorators import async_retry, retry
 
         wrapped = (async_retry if want_async else retry)(self.policy, name=self.name, **self._hooks)(fn)
+        if key is None:
+            return wrapped
         with self._lock:
             self._wrapped[key] = wrapped
             while len(self._wrapped) > _CACHE_SIZE:
