@@ -656,3 +656,116 @@ def test_breaker_and_wrapper_are_collected():
     del cb, f
     gc.collect()
     assert [r() for r in refs] == [None, None]
+
+
+# ---- the C awaitable of async-decorated functions ------------------------------------------
+
+
+async def test_async_decorated_works_with_tasks_and_methods():
+    cb, _ = make(failure_threshold=3)
+
+    class Client:
+        @cb
+        async def get(self, x):
+            await asyncio.sleep(0)
+            return (self, x)
+
+    c = Client()
+    assert await asyncio.create_task(c.get(1)) == (c, 1)
+    assert await asyncio.gather(c.get(2), c.get(3)) == [(c, 2), (c, 3)]
+    import inspect
+
+    assert inspect.iscoroutinefunction(Client.get)
+    assert cb.stats().total_successes == 3
+
+
+async def test_async_refusal_closes_the_unstarted_coroutine(recwarn):
+    cb, _ = make(failure_threshold=1)
+    ran = []
+
+    @cb
+    async def f():
+        ran.append(1)
+        raise Boom()
+
+    with pytest.raises(Boom):
+        await f()
+    with pytest.raises(CircuitBreakerOpenError):
+        await f()
+    gc.collect()
+    assert ran == [1]
+    assert not [w for w in recwarn if "never awaited" in str(w.message)]
+
+
+def test_async_awaitable_protocol_edges():
+    cb, clock = make(failure_threshold=1, recovery_timeout=1.0)
+
+    @cb
+    async def f(x):
+        await asyncio.sleep(0)
+        return x
+
+    # driven by hand: send / StopIteration value / reuse
+    aw = f(5)
+    assert aw.send(None) is None  # asyncio.sleep(0) yields None
+    with pytest.raises(StopIteration) as info:
+        aw.send(None)
+    assert info.value.value == 5
+    with pytest.raises(RuntimeError, match="reuse"):
+        aw.send(None)
+    # a non-None first send is refused without taking a permit
+    aw = f(1)
+    with pytest.raises(TypeError):
+        aw.send(42)
+    aw.close()
+    # throw into a running call: a failure
+    aw = f(2)
+    aw.send(None)
+    with pytest.raises(Boom):
+        aw.throw(Boom())
+    assert cb.state == "open"
+    # close a running probe: the permit comes back, nothing counted
+    clock.now += 1.0
+    aw = f(3)
+    aw.send(None)
+    assert cb.stats().probes_in_flight == 1
+    aw.close()
+    st = cb.stats()
+    assert st.probes_in_flight == 0 and st.state == "half_open" and st.ignored_calls == 1
+    # abandoned mid-call: the permit comes back when it is collected
+    aw = f(4)
+    aw.send(None)
+    assert cb.stats().probes_in_flight == 1
+    del aw
+    gc.collect()
+    assert cb.stats().probes_in_flight == 0
+    # a throw before the first step never starts the call
+    aw = f(6)
+    with pytest.raises(Boom):
+        aw.throw(Boom())
+    assert cb.stats().probes_in_flight == 0 and cb.state == "half_open"
+
+
+async def test_async_refcounts_stable():
+    cb, _ = make(failure_threshold=10**6)
+    result = object()
+
+    @cb
+    async def f():
+        return result
+
+    @cb
+    async def g():
+        raise Boom()
+
+    for _ in range(5):
+        await f()
+    before = sys.getrefcount(result), sys.getrefcount(cb)
+    for _ in range(500):
+        await f()
+        try:
+            await g()
+        except Boom:
+            pass
+    gc.collect()
+    assert (sys.getrefcount(result), sys.getrefcount(cb)) == before

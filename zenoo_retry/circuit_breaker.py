@@ -23,11 +23,12 @@ from __future__ import annotations
 
 import datetime
 import functools
-import inspect
+import collections.abc
 from dataclasses import asdict, dataclass
 from typing import Any, Awaitable, Callable, Dict, Iterable, Optional, Tuple, Type, TypeVar, Union
 
 from . import _core
+from .decorators import _is_async_callable, _mark_coroutine_function
 from .exceptions import CircuitBreakerOpenError
 
 __all__ = [
@@ -96,6 +97,11 @@ class CircuitBreakerStats:
         return getattr(self, key)
 
 
+# each call of an async-decorated function returns one of these; asyncio accepts it as a
+# coroutine (create_task, gather, ...)
+collections.abc.Coroutine.register(_core.BreakerAwaitable)
+
+
 def _seconds(param: str, value: Any) -> float:
     if isinstance(value, datetime.timedelta):
         return value.total_seconds()
@@ -137,34 +143,19 @@ class CircuitBreaker(_core.CircuitBreaker):
     # -- decorator / context manager forms ---------------------------------------------
 
     def __call__(self, func: F) -> F:
-        """Decorate ``func`` (sync: a C wrapper; ``async def``: an async wrapper)."""
+        """Decorate ``func``: a C wrapper for sync functions; for ``async def`` functions a C
+        wrapper whose calls return an awaitable that asks the breaker when it first runs."""
         if not callable(func):
             raise TypeError(f"a circuit breaker decorates a callable, got {func!r}")
-        if inspect.iscoroutinefunction(func):
-            return self._wrap_async(func)  # type: ignore[return-value]
-        wrapped = self._wrap(func)
+        is_async = _is_async_callable(func)
+        wrapped = self._wrap(func, is_async)
         try:
             functools.update_wrapper(wrapped, func)
         except AttributeError:  # pragma: no cover - exotic callables without metadata
             pass
+        if is_async:
+            _mark_coroutine_function(wrapped, func)
         return wrapped  # type: ignore[no-any-return]
-
-    def _wrap_async(self, func: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
-        enter, exit_ = self._zr_enter, self._zr_exit
-
-        @functools.wraps(func)
-        async def breaker_wrapper(*args: Any, **kwargs: Any) -> Any:
-            token = enter()
-            try:
-                result = await func(*args, **kwargs)
-            except BaseException as exc:
-                exit_(token, exc)
-                raise
-            exit_(token, None)
-            return result
-
-        breaker_wrapper.breaker = self  # type: ignore[attr-defined]
-        return breaker_wrapper
 
     async def call_async(self, func: Callable[..., Awaitable[Any]], *args: Any, **kwargs: Any) -> Any:
         """Await ``func(*args, **kwargs)`` through the breaker."""

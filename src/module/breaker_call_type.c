@@ -14,6 +14,7 @@ typedef struct {
     vectorcallfunc func_vectorcall; /* func's own entry, or NULL */
     PyObject *func;
     zr_CircuitBreakerObject *breaker;
+    int is_async;                   /* func returns a coroutine: wrap it in a BreakerAwaitable */
     PyObject *dict;
     PyObject *weakreflist;
 } zr_BreakerCallObject;
@@ -38,15 +39,32 @@ static PyObject *BreakerCall_vectorcall(PyObject *callable, PyObject *const *arg
     return NULL;
 }
 
+/* async def: create the coroutine (no user code runs yet) and wrap it; the breaker is asked
+ * when the awaitable first runs. */
+static PyObject *BreakerCall_vectorcall_async(PyObject *callable, PyObject *const *args,
+                                              size_t nargsf, PyObject *kwnames)
+{
+    zr_BreakerCallObject *self = (zr_BreakerCallObject *)callable;
+    vectorcallfunc vc = self->func_vectorcall;
+    PyObject *coro = vc ? vc(self->func, args, nargsf, kwnames)
+                        : PyObject_Vectorcall(self->func, args, nargsf, kwnames);
+    if (coro == NULL) return NULL;
+    PyObject *aw = zr_breaker_awaitable_new(self->breaker, coro);
+    Py_DECREF(coro);
+    return aw;
+}
+
 static int BreakerCall_init(PyObject *op, PyObject *args, PyObject *kwds)
 {
     zr_BreakerCallObject *self = (zr_BreakerCallObject *)op;
-    PyObject *func, *breaker;
+    PyObject *func, *breaker, *is_async = Py_False;
     if (kwds != NULL && PyDict_GET_SIZE(kwds) != 0) {
         PyErr_SetString(PyExc_TypeError, "BreakerCall() takes no keyword arguments");
         return -1;
     }
-    if (!PyArg_UnpackTuple(args, "BreakerCall", 2, 2, &func, &breaker)) return -1;
+    if (!PyArg_UnpackTuple(args, "BreakerCall", 2, 3, &func, &breaker, &is_async)) return -1;
+    int async_mode = PyObject_IsTrue(is_async);
+    if (async_mode < 0) return -1;
     zr_module_state *st = zr_state_from_type(Py_TYPE(op));
     if (st == NULL) return -1;
     if (!PyCallable_Check(func)) {
@@ -66,7 +84,8 @@ static int BreakerCall_init(PyObject *op, PyObject *args, PyObject *kwds)
     self->func = Py_NewRef(func);
     self->breaker = (zr_CircuitBreakerObject *)Py_NewRef(breaker);
     self->func_vectorcall = PyVectorcall_Function(func);
-    self->vectorcall = BreakerCall_vectorcall;
+    self->is_async = async_mode;
+    self->vectorcall = async_mode ? BreakerCall_vectorcall_async : BreakerCall_vectorcall;
     return 0;
 }
 
@@ -144,8 +163,9 @@ static PyGetSetDef BreakerCall_getset[] = {
 };
 
 static PyType_Slot BreakerCall_slots[] = {
-    {Py_tp_doc, "BreakerCall(func, breaker)\n\nfunc run through a circuit breaker, in C. "
-                "Made by applying a CircuitBreaker as a decorator."},
+    {Py_tp_doc, "BreakerCall(func, breaker, is_async=False)\n\nfunc run through a circuit "
+                "breaker, in C (async: each call returns an awaitable). Made by applying a "
+                "CircuitBreaker as a decorator."},
     {Py_tp_new, PyType_GenericNew},
     {Py_tp_init, BreakerCall_init},
     {Py_tp_call, PyVectorcall_Call},

@@ -199,6 +199,19 @@ void zr_cb_release(zr_CircuitBreakerObject *cb, const zr_breaker_permit *permit,
     if (ZR_UNLIKELY(ch.changed)) fire(cb, &ch);
 }
 
+void zr_cb_release_ignored(zr_CircuitBreakerObject *cb, const zr_breaker_permit *permit)
+{
+    zr_breaker_change ch;
+    if (zr_cb_lock(cb) < 0) {
+        PyErr_WriteUnraisable((PyObject *)cb);
+        return;
+    }
+    /* `now` is only used for a counted outcome; an ignored one is not counted */
+    (void)zr_breaker_release(&cb->cfg, cb->state, permit->start, permit, ZR_OUTCOME_IGNORED,
+                             0.0, &ch);
+    zr_cb_unlock(cb);
+}
+
 int zr_cb_enter(PyObject *breaker, PyObject **token)
 {
     zr_CircuitBreakerObject *cb = CB(breaker);
@@ -860,11 +873,15 @@ static PyObject *CB_remove_listener(PyObject *self, PyObject *fn)
     Py_RETURN_NONE;
 }
 
-static PyObject *CB_wrap(PyObject *self, PyObject *func)
+static PyObject *CB_wrap(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 {
+    if (nargs < 1 || nargs > 2) {
+        PyErr_SetString(PyExc_TypeError, "_wrap(func, is_async=False)");
+        return NULL;
+    }
     if (!ready(CB(self))) return NULL;
-    PyObject *args[2] = {func, self};
-    return PyObject_Vectorcall((PyObject *)CB(self)->st->BreakerCall_Type, args, 2, NULL);
+    PyObject *call_args[3] = {args[0], self, nargs > 1 ? args[1] : Py_False};
+    return PyObject_Vectorcall((PyObject *)CB(self)->st->BreakerCall_Type, call_args, 3, NULL);
 }
 
 /* ---- attributes ------------------------------------------------------------------------- */
@@ -1026,7 +1043,9 @@ static PyMethodDef CB_methods[] = {
     {"add_listener", CB_add_listener, METH_O,
      "add_listener(fn): fn(breaker, old_state, new_state) after each state change."},
     {"remove_listener", CB_remove_listener, METH_O, "remove_listener(fn)."},
-    {"_wrap", CB_wrap, METH_O, "_wrap(func) -> C wrapper running func through the breaker."},
+    {"_wrap", (PyCFunction)(void (*)(void))CB_wrap, METH_FASTCALL,
+     "_wrap(func, is_async=False) -> C wrapper running func through the breaker (async: "
+     "each call returns an awaitable)."},
     {"_zr_sync_view", CB_sync_view, METH_NOARGS,
      "_zr_sync_view() -> tuple: the counters the Redis backend syncs."},
     {"_zr_adopt", CB_adopt, METH_VARARGS,

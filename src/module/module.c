@@ -176,6 +176,8 @@ static int zr_exec(PyObject *module)
     /* circuit breakers (issue 4: breaker_type.c) */
     if (add_type(module, &zr_circuit_breaker_spec, NULL, &st->CircuitBreaker_Type) < 0) return -1;
     if (add_type(module, &zr_breaker_call_spec, NULL, &st->BreakerCall_Type) < 0) return -1;
+    if (add_type(module, &zr_breaker_awaitable_spec, NULL, &st->BreakerAwaitable_Type) < 0)
+        return -1;
     for (uint32_t i = 0; i < 5; i++)
         if ((st->breaker_mode_names[i] = PyUnicode_InternFromString(zr_breaker_mode_name(i))) == NULL)
             return -1;
@@ -235,6 +237,7 @@ static int zr_traverse(PyObject *module, visitproc visit, void *arg)
     Py_VISIT(st->test_recorder);
     Py_VISIT(st->CircuitBreaker_Type);
     Py_VISIT(st->BreakerCall_Type);
+    Py_VISIT(st->BreakerAwaitable_Type);
     for (int i = 0; i < 5; i++) Py_VISIT(st->breaker_mode_names[i]);
     Py_VISIT(st->shm_dir);
     Py_VISIT(st->SharedStateError);
@@ -271,6 +274,7 @@ static int zr_clear(PyObject *module)
     Py_CLEAR(st->test_recorder);
     Py_CLEAR(st->CircuitBreaker_Type);
     Py_CLEAR(st->BreakerCall_Type);
+    Py_CLEAR(st->BreakerAwaitable_Type);
     for (int i = 0; i < 5; i++) Py_CLEAR(st->breaker_mode_names[i]);
     Py_CLEAR(st->shm_dir);
     Py_CLEAR(st->SharedStateError);

@@ -692,6 +692,11 @@ static int RetrySpec_init(zr_RetrySpecObject *self, PyObject *args, PyObject *kw
     /* metrics keep the fast path: the loops count its success in C */
     self->simple = !self->needs_start && self->breaker == NULL && self->budget == NULL &&
                    self->result_predicate == NULL && self->record_method == NULL && !adaptive;
+    /* circuit breakers (issue 4): the same, with a C breaker checked inline */
+    self->breaker_fast = !self->needs_start && self->breaker != NULL &&
+                         self->breaker_enter == NULL && self->budget == NULL &&
+                         self->result_predicate == NULL && self->record_method == NULL &&
+                         !adaptive;
     return 0;
 }
 

@@ -134,6 +134,25 @@ static PyObject *Retrying_vectorcall(PyObject *callable, PyObject *const *args, 
         }
         return run_loop(self, args, nargsf, kwnames, zr_fetch_exception());
     }
+    if (self->spec->breaker_fast) {
+        /* circuit breakers (issue 4): a closed C breaker admits without a clock read or a
+         * token; any other state takes the general loop (nothing was acquired here) */
+        zr_CircuitBreakerObject *cb = (zr_CircuitBreakerObject *)self->spec->breaker;
+        zr_breaker_permit permit;
+        if (ZR_LIKELY(cb->shm == NULL) && zr_breaker_acquire_fast(&cb->cfg, cb->state, &permit)) {
+            vectorcallfunc vc = self->func_vectorcall;
+            PyObject *res = vc ? vc(self->func, args, nargsf, kwnames)
+                               : PyObject_Vectorcall(self->func, args, nargsf, kwnames);
+            if (ZR_LIKELY(res != NULL)) {
+                zr_cb_release_success_inline(cb, &permit);
+                if (self->spec->metrics != NULL) zr_metrics_first_try(&self->spec->metrics->m);
+                return res;
+            }
+            PyObject *exc = zr_fetch_exception();
+            zr_cb_release(cb, &permit, exc);
+            return run_loop(self, args, nargsf, kwnames, exc);
+        }
+    }
     return run_loop(self, args, nargsf, kwnames, NULL);
 }
 

@@ -38,6 +38,7 @@ typedef struct zr_module_state {
     /* circuit breakers (issue 4) */
     PyTypeObject *CircuitBreaker_Type;
     PyTypeObject *BreakerCall_Type;
+    PyTypeObject *BreakerAwaitable_Type;
     PyObject *breaker_mode_names[5]; /* interned "closed", "open", ... by zr_breaker_mode */
 
     /* retry budgets and adaptive strategy (issue 4) */
@@ -91,6 +92,7 @@ extern PyType_Spec zr_retry_awaitable_spec; /* retry_awaitable_type.c */
 /* circuit breakers (issue 4) */
 extern PyType_Spec zr_circuit_breaker_spec; /* breaker_type.c */
 extern PyType_Spec zr_breaker_call_spec;    /* breaker_call_type.c */
+extern PyType_Spec zr_breaker_awaitable_spec; /* breaker_awaitable_type.c */
 
 /* A circuit breaker: immutable config + a pointer to its mutable state. The state is
  * private memory (own_state) in-process; the shared-memory layer (issue 5) points `state`
@@ -160,6 +162,13 @@ static inline void zr_cb_release_success_inline(zr_CircuitBreakerObject *cb,
         return;
     zr_cb_release(cb, permit, NULL);
 }
+
+/* Return a permit without counting an outcome (an abandoned or closed call). */
+void zr_cb_release_ignored(zr_CircuitBreakerObject *cb, const zr_breaker_permit *permit);
+
+/* An awaitable running `coro` (borrowed; the awaitable keeps a reference) through the
+ * breaker: admission at its first step, the outcome at its end. New ref or NULL. */
+PyObject *zr_breaker_awaitable_new(zr_CircuitBreakerObject *breaker, PyObject *coro);
 
 /* The _zr_enter/_zr_exit protocol in C (RetrySpec uses these directly for this type).
  * enter: 0 with *token (new ref, opaque) or -1 with an exception set.
@@ -276,6 +285,8 @@ typedef struct {
     zr_MetricsObject *metrics;   /* counters bumped in C, or NULL */
     PyObject *observer;          /* callable(kind, RetryAttempt, error) (events), or NULL */
     uint32_t observer_mask;      /* bit k set: the observer wants events of kind k */
+    /* circuit breakers (issue 4) */
+    int breaker_fast;            /* simple but for a C circuit breaker (checked inline) */
 } zr_RetrySpecObject;
 
 /* Per-call progress, kept on the C stack (sync) or in the awaitable (async). */
