@@ -60,6 +60,7 @@ void zr_obs_success(zr_RetrySpecObject *spec, zr_call *call, PyObject *result)
 /* errors[type(exc)] += 1; failures here are reported, never raised. */
 static void count_error_type(zr_MetricsObject *mo, PyObject *exc)
 {
+    if (mo->errors == NULL) return; /* cleared by the GC */
     PyObject *key = (PyObject *)Py_TYPE(exc);
     PyObject *cur = PyDict_GetItemWithError(mo->errors, key); /* borrowed */
     long long n = 0;
