@@ -53,6 +53,26 @@ def test_default_managers_follow_seed_002():
     assert made == ["database", "http", "s3"] and cache.circuit_breaker is None
     assert pool.get_manager("http") is http and pool["database"] is db
     assert pool.names() == ["cache", "database", "http", "s3"] and "s3" in pool
+    assert http.policy.respect_retry_after and s3.policy.respect_retry_after
+    assert not db.policy.respect_retry_after and not cache.policy.respect_retry_after
+
+
+def test_http_manager_against_a_real_server_honours_retry_after():
+    import requests
+
+    from ops_http import OK, ScriptedServer
+
+    with ScriptedServer() as server:
+        url = server.set("/api", (429, {"Retry-After": "2"}, b""), (503, {"Retry-After": "4"}, b""), OK)
+
+        def get(u):
+            r = requests.get(u, timeout=5)
+            r.raise_for_status()
+            return r.text
+
+        with instant_retries() as sleeps:
+            assert RetryManagerPool().get_manager("http").execute(get, url) == "ok"
+    assert sleeps.delays == [2.0, 4.0]
 
 
 def test_default_pool_has_real_breakers_shared_by_callers():

@@ -14,7 +14,7 @@ budget, one metrics object and one dead-letter handler: every call through it (`
 ``execute_async``, functions it decorated) shares them, so a breaker opened by one caller
 protects all of them. The pool creates the four seed-002 managers on first use -
 ``database``, ``http``, ``s3``, ``cache`` (policies ``RetryPolicies.database_config`` ...
-``cache_config``; a breaker from ``breaker_factory`` - by default
+``cache_config``; ``http`` and ``s3`` honour ``Retry-After``; a breaker from ``breaker_factory`` - by default
 ``CircuitBreaker(name=name)``: 5 failures open it for 30 s - for all but ``cache``) - and
 holds the ones you :meth:`~RetryManagerPool.register`.
 
@@ -46,6 +46,8 @@ def _default_policies() -> Dict[str, Callable[[], Any]]:
 
 #: Seed 002's managers: name -> whether it gets a circuit breaker.
 DEFAULT_MANAGERS: Dict[str, bool] = {"database": True, "http": True, "s3": True, "cache": False}
+#: Managers that talk HTTP honour the server's Retry-After (capped at the policy's max_delay).
+_HONOUR_RETRY_AFTER = frozenset({"http", "s3"})
 
 _CACHE_SIZE = 256
 
@@ -228,7 +230,8 @@ class RetryManagerPool:
                     parameter="name", value=name)
             breaker = self.breaker_factory(name) if DEFAULT_MANAGERS[name] and self.breaker_factory else None
             manager = RetryManager(name, defaults[name](), circuit_breaker=breaker, metrics=self.metrics,
-                                   dead_letter=self.dead_letter)
+                                   dead_letter=self.dead_letter,
+                                   respect_retry_after=name in _HONOUR_RETRY_AFTER)
             self._managers[name] = manager
         return manager
 
