@@ -677,6 +677,7 @@ def test_no_leak(name, build, quiet_logs):
 # ---- the checker itself can fail -------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_leak_checker_detects_leaked_objects_references_and_memory():
     import ctypes
 

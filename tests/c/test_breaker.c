@@ -1,5 +1,6 @@
 /* test_breaker.c - every transition of zr_breaker with a fake clock, windows, slow calls,
  * leases, repair, random-sequence invariants and a pthread stress test under a mutex. */
+#include <float.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -164,6 +165,15 @@ static void consecutive_transitions(void)
     rel(&b, &p, ZR_OUTCOME_IGNORED, &ch);
     CHECK(!ch.changed && b.s->mode == ZR_BREAKER_HALF_OPEN && b.s->probes_in_use == 0);
     CHECK(b.s->ignored == 1);
+    /* a clock near the end of the doubles saturates instead of overflowing */
+    b.now = DBL_MAX / 2 * 1.9;
+    zr_breaker_reset(&c, b.s, b.now, NULL);
+    for (int i = 0; i < 5; i++) call(&b, ZR_OUTCOME_FAILURE);
+    CHECK(b.s->mode == ZR_BREAKER_OPEN && isfinite(b.s->open_until) && b.s->open_until >= b.now);
+    b.now = INFINITY; /* not a time: refused as an argument, nothing changes */
+    CHECK(zr_breaker_acquire(&c, b.s, b.now, 0, &p, &ra, NULL) == ZR_EINVAL);
+    CHECK(b.s->mode == ZR_BREAKER_OPEN);
+    b.now = 1e6;
     /* a bad clock or outcome changes nothing */
     CHECK(zr_breaker_acquire(&c, b.s, NAN, 0, &p, &ra, NULL) == ZR_EINVAL);
     CHECK(zr_breaker_release(&c, b.s, INFINITY, &p, ZR_OUTCOME_SUCCESS, 0, NULL) == ZR_EINVAL);
