@@ -407,7 +407,9 @@ zr_status zr_budget_repair(const zr_budget_config *cfg, zr_budget_state *state, 
     }
     if (cfg->mode == ZR_BUDGET_TOKEN) {
         if (!(state->tokens >= 0.0 && state->tokens <= cfg->capacity)) {
-            state->tokens = zr_clamp(state->tokens, 0.0, cfg->capacity);
+            /* an in-range value is written whole (one aligned 8-byte store); anything else
+             * is garbage, and the safe side of a retry budget is no retry until it refills */
+            state->tokens = 0.0;
             fixed = 1;
         }
         if (!isfinite(state->last_refill)) {
