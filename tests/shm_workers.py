@@ -15,3 +15,104 @@ def count(name: str, fingerprint: int, increments: int) -> int:
 def hold_lock(ready: Connection, name: str, offset: int, data: bytes) -> None:
     """Lock segment `name`, scribble `data` into its payload, signal, wait to be killed."""
     _core._shm_hold_lock(name, offset, data, ready.fileno())
+
+
+# --- shared breaker / budget / adaptive workers -----------------------------------------
+
+
+class Boom(Exception):
+    """The failure the shared breakers count."""
+
+
+def _fail() -> None:
+    raise Boom("down")
+
+
+def _ok() -> None:
+    return None
+
+
+def breaker_calls(name: str, options: dict, calls: int) -> tuple:
+    """`calls` calls through a shared breaker, every third one failing; returns
+    (admitted, refused) as seen by this process."""
+    from zenoo_retry import CircuitBreakerOpenError
+    from zenoo_retry.circuit_breaker import CircuitBreaker
+
+    cb = CircuitBreaker(expected_exception=Boom, shared=name, **options)
+    admitted = refused = 0
+    for i in range(calls):
+        try:
+            cb.call(_fail if i % 3 == 0 else _ok)
+            admitted += 1
+        except Boom:
+            admitted += 1
+        except CircuitBreakerOpenError:
+            refused += 1
+    return admitted, refused
+
+
+def budget_acquire(name: str, options: dict, tries: int) -> int:
+    """`tries` single-token acquisitions from a shared budget; returns how many it got."""
+    from zenoo_retry import RetryBudget
+
+    budget = _budget(name, options)
+    return sum(1 for _ in range(tries) if budget.try_acquire())
+
+
+def budget_requests(name: str, options: dict, requests: int) -> None:
+    """Count `requests` logical calls on a shared (ratio) budget."""
+    budget = _budget(name, options)
+    for _ in range(requests):
+        budget.record_request()
+
+
+def _budget(name: str, options: dict):
+    from zenoo_retry import RetryBudget
+
+    options = dict(options)
+    if options.pop("mode", "token") == "ratio":
+        return RetryBudget.ratio(shared=name, **options)
+    return RetryBudget(shared=name, **options)
+
+
+def adaptive_record(name: str, options: dict, outcomes: int) -> None:
+    """Record `outcomes` outcomes (3 successes, then 1 failure, repeating)."""
+    from zenoo_retry.adaptive import AdaptiveStrategy
+
+    strategy = AdaptiveStrategy(shared=name, **options)
+    for i in range(outcomes):
+        strategy.record(i % 4 != 3)
+
+
+def hold_probe(ready, name: str, options: dict) -> None:
+    """Take the half-open probe of a shared breaker (after its break), signal, wait to be
+    killed while holding it."""
+    import time
+
+    from zenoo_retry.circuit_breaker import CircuitBreaker
+
+    cb = CircuitBreaker(expected_exception=Boom, shared=name, **options)
+    cb._zr_enter()  # the probe permit, never returned
+    ready.send(cb.stats().probes_in_flight)
+    while True:
+        time.sleep(60)
+
+
+def hold_probe_of(ready, breaker) -> None:
+    """Same, with a breaker object inherited through fork."""
+    import time
+
+    breaker._zr_enter()
+    ready.send(breaker.stats().probes_in_flight)
+    while True:
+        time.sleep(60)
+
+
+def trip(name: str, options: dict) -> str:
+    """Record failures until the shared breaker opens; return the state it reached."""
+    from zenoo_retry.circuit_breaker import CircuitBreaker
+
+    cb = CircuitBreaker(expected_exception=Boom, shared=name, **options)
+    for _ in range(cb.failure_threshold):
+        cb.record_failure()
+    return cb.state

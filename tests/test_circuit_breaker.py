@@ -769,3 +769,20 @@ async def test_async_refcounts_stable():
             pass
     gc.collect()
     assert (sys.getrefcount(result), sys.getrefcount(cb)) == before
+
+
+def test_default_clock_paths():
+    """No fake clock: the coarse monotonic clock (and the precise one for slow calls)."""
+    cb = CircuitBreaker(failure_threshold=1, recovery_timeout=0.0)
+    fail(cb)
+    assert cb.stats().last_failure_time is not None
+    assert ok(cb) == "ok"  # recovery_timeout 0: the next call is the probe, and closes it
+    assert cb.state == "closed" and cb.stats().trips == 1
+    import time
+
+    slow = CircuitBreaker(failure_threshold=0, window="count", window_size=2, minimum_calls=2,
+                          failure_rate_threshold=0.0, slow_call_duration=1e-6,
+                          slow_call_rate_threshold=1.0)
+    slow.call(time.sleep, 0.001)
+    slow.call(time.sleep, 0.001)
+    assert slow.stats().slow_calls == 2 and slow.state == "open"

@@ -234,3 +234,24 @@ def test_outage_with_a_breaker_spares_the_server():
     # 5 failures trip it; then one failing probe at t=5 and one at t=10
     assert with_breaker.attempts == 5 + 2
     assert with_breaker.outcomes["CircuitBreakerOpenError"] == with_breaker.calls - 1
+
+
+async def test_seed_004_policy_attribute_example():
+    """Seed 004: policy = DefaultRetryPolicy(); policy.circuit_breaker = breaker."""
+    from zenoo_retry import DefaultRetryPolicy
+    from zenoo_retry.testing import instant_retries
+
+    breaker = CircuitBreaker(failure_threshold=2, recovery_timeout=30.0, expected_exception=Exception)
+    policy = DefaultRetryPolicy()
+    policy.circuit_breaker = breaker
+    calls = []
+
+    @async_retry(policy=policy)
+    async def protected_operation():
+        calls.append(1)
+        raise ConnectionError("down")
+
+    with instant_retries():
+        with pytest.raises(CircuitBreakerOpenError):
+            await protected_operation()
+    assert len(calls) == 2 and breaker.state == "open"

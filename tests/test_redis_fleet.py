@@ -395,6 +395,7 @@ async def test_asyncio_hosts_share_a_breaker(server):
 
 # -- fork (gunicorn --preload, multiprocessing) ----------------------------------------------
 
+@pytest.mark.filterwarnings("ignore:This process .* is multi-threaded:DeprecationWarning")
 def test_a_forked_worker_syncs_on_its_own_and_is_its_own_host(hosts):
     import multiprocessing
 

@@ -259,3 +259,50 @@ def test_concurrent_spending_is_exact(server, r):
     assert (hosts, total) == (8, 400.0)
     held = float(r.hget("zr:{u}:budget", "held"))
     assert give + pool + (held - give) == pytest.approx(10_000 - 400.0)
+
+
+# -- properties ------------------------------------------------------------------------------
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+_op = st.tuples(
+    st.sampled_from(["A", "B", "C"]),           # host
+    st.integers(0, 3),                          # successes
+    st.integers(0, 4),                          # failures
+    st.sampled_from([0, 0, 0, 1, 2, 3]),        # event
+    st.booleans(),                              # wants to probe
+    st.integers(0, 700),                        # ms since the previous op
+)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(ops=st.lists(_op, min_size=1, max_size=40))
+def test_breaker_script_invariants(r, ops):
+    """Whatever the hosts report and whenever: the state is valid, at most one host holds
+    the probe lease, generations and trips never go back, an open break never exceeds
+    max_break and the closed count stays under the threshold."""
+    r.delete("zr:{p}:breaker")
+    now, last_gen, last_trips = T0, 0, 0
+    gens = {}
+    for host, n_ok, n_fail, event, want, dt in ops:
+        now += dt
+        tail = n_fail if not n_ok else min(n_fail, 1)
+        state, remaining, gen, failures, mine, trips = bsync(
+            r, key="zr:{p}:breaker", host=host, ok=n_ok, fail=n_fail, tail=tail, event=event,
+            gen=gens.get(host, 0), threshold=3, recovery=1000, mult=2.0, max_break=3000,
+            lease=500, want=int(want), now=now)
+        gens[host] = gen
+        assert state in (CLOSED, OPEN, HALF)
+        assert gen >= last_gen and trips >= last_trips
+        assert trips - last_trips <= 1
+        holder = (r.hget("zr:{p}:breaker", "holder") or b"").decode()
+        if mine:
+            assert state == HALF and holder == host and 0 < remaining <= 500
+        if state == OPEN:
+            assert 0 < remaining <= 3000 and holder == ""
+        if state == CLOSED:
+            assert 0 <= failures < 3 and remaining == 0 and holder == ""
+        if trips > last_trips:
+            assert state == OPEN
+        last_gen, last_trips = gen, trips

@@ -13,7 +13,10 @@ import zenoo_retry as zr
 from zenoo_retry import _core, shared
 
 import shm_workers
-from multiproc import CONTEXTS, Victim, run_workers, start_workers
+from multiproc import Victim, run_workers, start_workers
+
+# spawn starts a fresh interpreter per worker (~0.2 s each on a busy machine): slow
+CONTEXTS = ["fork", pytest.param("spawn", marks=pytest.mark.slow)]
 
 # on-disk header offsets (zr_shm_header): magic u64, layout_version u32, kind u32,
 # fingerprint u64 ...
@@ -217,3 +220,223 @@ def test_sigkill_while_holding_the_lock(shm_dir, context):
     # no repair callback for the test kind: the payload was reset to its initial state
     # (0) before anyone used it, so the torn 0xff.. value never leaked
     assert counter("held", 9, 0) == 4 * 500
+
+
+# --- shared breaker, budget and adaptive strategy ---------------------------------------
+
+from zenoo_retry import RetryBudget  # noqa: E402
+from zenoo_retry.adaptive import AdaptiveStrategy  # noqa: E402
+from zenoo_retry.circuit_breaker import CircuitBreaker  # noqa: E402
+
+# offsets inside the payloads (zr_breaker_state.mode, zr_budget_state.tokens)
+BREAKER_MODE_OFFSET = 24
+BUDGET_TOKENS_OFFSET = 8
+
+NEVER_TRIPS = {"failure_threshold": 10**6, "recovery_timeout": 30.0}
+
+
+def test_breaker_state_is_shared_between_objects(shm_dir):
+    a = CircuitBreaker(2, 30.0, shm_workers.Boom, shared="pay")
+    b = CircuitBreaker(2, 30.0, shm_workers.Boom, shared="pay")
+    assert a.shared == b.shared == "pay" and a.config["shared"] == "pay"
+    assert a.name == "pay"  # the segment name names an unnamed breaker
+    assert CircuitBreaker(2, 30.0).shared is None
+    for _ in range(2):
+        with pytest.raises(shm_workers.Boom):
+            a.call(shm_workers._fail)
+    assert a.state == "open" and b.state == "open"
+    with pytest.raises(zr.CircuitBreakerOpenError) as ei:
+        b.call(shm_workers._ok)
+    assert ei.value.name == "pay"
+    b.reset()
+    assert a.state == "closed"
+    info = shared.inspect("pay")
+    assert info.kind == "breaker" and info.healthy
+
+
+def test_breaker_configuration_mismatch_and_name_errors(shm_dir):
+    CircuitBreaker(5, 30.0, shared="cfg")
+    with pytest.raises(zr.SharedConfigMismatchError) as ei:
+        CircuitBreaker(6, 30.0, shared="cfg")
+    assert "'cfg'" in str(ei.value) and ei.value.problem == "config-mismatch"
+    with pytest.raises(zr.SharedConfigMismatchError):
+        CircuitBreaker(5, 30.0, half_open_max_calls=3, shared="cfg")
+    with pytest.raises(zr.SharedConfigMismatchError) as ei:
+        RetryBudget(capacity=5, shared="cfg")  # another kind under the same name
+    assert ei.value.problem == "other-kind" and "breaker" in str(ei.value)
+    with pytest.raises(zr.InvalidConfigurationError) as ei:
+        CircuitBreaker(5, 30.0, shared="no/slash")
+    assert ei.value.parameter == "shared" and ei.value.value == "no/slash"
+    with pytest.raises(TypeError):
+        CircuitBreaker(5, 30.0, shared=7)
+    CircuitBreaker(5, 30.0, shared="cfg")  # the original settings still open it
+
+
+def test_breaker_on_a_damaged_segment(shm_dir):
+    CircuitBreaker(5, 30.0, shared="dmg")
+    path = shm_dir / "dmg.zrseg"
+    path.write_bytes(path.read_bytes()[:100])
+    with pytest.raises(zr.SharedSegmentCorruptedError) as ei:
+        CircuitBreaker(5, 30.0, shared="dmg")
+    assert "'dmg'" in str(ei.value) and "truncated" in str(ei.value)
+    shared.remove("dmg")
+    assert CircuitBreaker(5, 30.0, shared="dmg").state == "closed"
+
+
+def test_budget_and_adaptive_are_shared(shm_dir):
+    a = RetryBudget(capacity=3, refill_rate=0.0, shared="tok")
+    b = RetryBudget.token_bucket(3, 0.0, shared="tok")
+    assert [a.try_acquire(), b.try_acquire(), a.try_acquire(), b.try_acquire()] == [
+        True, True, True, False]
+    assert a.stats()["granted"] == 3 and b.stats()["refused"] == 1 and a.shared == "tok"
+    with pytest.raises(zr.SharedConfigMismatchError):
+        RetryBudget(capacity=4, refill_rate=0.0, shared="tok")
+    r1 = RetryBudget.ratio(percent=0.5, min_per_second=0.0, shared="ratio")
+    r2 = RetryBudget.ratio(percent=0.5, min_per_second=0.0, shared="ratio")
+    for _ in range(4):
+        r1.record_request()
+    assert r2.available_tokens() == 2.0
+    s1 = AdaptiveStrategy(min_samples=4, shared="ad")
+    s2 = AdaptiveStrategy(min_samples=4, shared="ad")
+    for _ in range(8):
+        s1.record_failure()
+    assert s2.samples == 8 and s2.success_rate == 0.0 and s2.shared == "ad"
+    assert s2.delays() == s1.delays()
+    with pytest.raises(zr.SharedConfigMismatchError):
+        AdaptiveStrategy(min_samples=5, shared="ad")
+    kinds = {i.name: i.kind for i in shared.list_segments()}
+    assert kinds == {"tok": "budget", "ratio": "budget", "ad": "adaptive"}
+
+
+@pytest.mark.parametrize("context", CONTEXTS)
+def test_eight_processes_one_breaker_exact_totals(shm_dir, context):
+    per = 1500
+    CircuitBreaker(expected_exception=shm_workers.Boom, shared="fleet", **NEVER_TRIPS)
+    results = run_workers(shm_workers.breaker_calls, [("fleet", NEVER_TRIPS, per)] * PROCS,
+                          context=context)
+    assert [r.value for r in results] == [(per, 0)] * PROCS
+    stats = CircuitBreaker(expected_exception=shm_workers.Boom, shared="fleet",
+                           **NEVER_TRIPS).stats()
+    failures_each = len(range(0, per, 3))
+    assert stats.calls_admitted == PROCS * per and stats.calls_rejected == 0
+    assert stats.total_failures == PROCS * failures_each
+    assert stats.total_successes == PROCS * (per - failures_each)
+    assert stats.probes_in_flight == 0 and stats.state == "closed"
+
+
+@pytest.mark.parametrize("context", CONTEXTS)
+def test_eight_processes_one_token_budget_never_overspend(shm_dir, context):
+    options = {"capacity": 1000, "refill_rate": 0.0}
+    tries = 400  # 8 x 400 = 3200 attempts on 1000 tokens
+    results = run_workers(shm_workers.budget_acquire, [("bucket", options, tries)] * PROCS,
+                          context=context)
+    granted = sum(r.value for r in results)
+    assert granted == 1000  # exactly the bucket, never more
+    stats = RetryBudget(shared="bucket", **options).stats()
+    assert stats["granted"] == 1000 and stats["refused"] == PROCS * tries - 1000
+    assert stats["available"] == 0.0
+
+
+@pytest.mark.parametrize("context", CONTEXTS)
+def test_eight_processes_one_ratio_budget(shm_dir, context):
+    options = {"mode": "ratio", "percent": 0.25, "min_per_second": 0.0, "window": 1e6}
+    run_workers(shm_workers.budget_requests, [("share", options, 500)] * PROCS,
+                context=context)
+    results = run_workers(shm_workers.budget_acquire, [("share", options, 200)] * PROCS,
+                          context=context)
+    assert sum(r.value for r in results) == PROCS * 500 // 4  # 25 % of 4000 requests
+
+
+def test_eight_processes_one_adaptive_window(shm_dir):
+    options = {"adaptation_window": 16384, "min_samples": 10}
+    run_workers(shm_workers.adaptive_record, [("adapt", options, 1000)] * PROCS)
+    s = AdaptiveStrategy(shared="adapt", **options)
+    assert s.samples == PROCS * 1000 and s.success_rate == 0.75
+
+
+@pytest.mark.parametrize("context", CONTEXTS)
+def test_state_change_is_seen_by_another_process(shm_dir, context):
+    options = {"failure_threshold": 3, "recovery_timeout": 30.0}
+    here = CircuitBreaker(expected_exception=shm_workers.Boom, shared="seen", **options)
+    assert here.state == "closed"
+    [result] = run_workers(shm_workers.trip, [("seen", options)], context=context)
+    assert result.value == "open"
+    assert here.state == "open"  # tripped by the other process
+    with pytest.raises(zr.CircuitBreakerOpenError):
+        here.call(shm_workers._ok)
+    here.reset()
+    [result] = run_workers(shm_workers.breaker_calls, [("seen", options, 2)], context=context)
+    assert result.value == (2, 0)  # and the reset here was seen there
+
+
+@pytest.mark.parametrize("context", CONTEXTS)
+def test_sigkill_while_holding_a_half_open_probe(shm_dir, context):
+    options = {"failure_threshold": 2, "recovery_timeout": 0.0, "permit_lease": 3600.0}
+    cb = CircuitBreaker(expected_exception=shm_workers.Boom, shared="probe", **options)
+    cb.record_failure()
+    cb.record_failure()  # open; the break of 0 s is over at once
+    victim = Victim(shm_workers.hold_probe, ("probe", options), context=context)
+    victim.wait_ready()
+    assert cb.stats().probes_in_flight == 1
+    with pytest.raises(zr.CircuitBreakerOpenError):
+        cb.call(shm_workers._ok)  # the only probe is out, its owner alive
+    victim.kill()
+    assert cb.call(shm_workers._ok) is None  # the dead owner's probe was released
+    stats = cb.stats()
+    assert stats.state == "closed" and stats.probes_in_flight == 0
+
+
+def test_sigkill_of_a_forked_child_holding_a_probe(shm_dir):
+    """The child inherited the breaker object: its permits must carry its own pid."""
+    options = {"failure_threshold": 1, "recovery_timeout": 0.0, "permit_lease": 3600.0}
+    cb = CircuitBreaker(expected_exception=shm_workers.Boom, shared="inherit", **options)
+    cb.record_failure()
+    victim = Victim(shm_workers.hold_probe_of, (cb,), context="fork")
+    victim.wait_ready()
+    victim.kill()
+    cb.call(shm_workers._ok)  # admitted: the probe's owner (the child) is dead
+    assert cb.state == "closed"
+
+
+@pytest.mark.parametrize("context", CONTEXTS)
+def test_sigkill_while_holding_the_breaker_lock(shm_dir, context):
+    options = {"failure_threshold": 10**6, "recovery_timeout": 0.0}
+    cb = CircuitBreaker(expected_exception=shm_workers.Boom, shared="lock", **options)
+    cb.call(shm_workers._ok)
+    before = cb.stats()
+    # the victim takes the lock and leaves an illegal mode behind
+    victim = Victim(shm_workers.hold_lock,
+                    ("lock", BREAKER_MODE_OFFSET, struct.pack("=I", 77)), context=context)
+    victim.wait_ready()
+    per = 300
+    workers = start_workers(shm_workers.breaker_calls, [("lock", options, per)] * 4,
+                            context=context)
+    victim.kill()
+    results = workers.collect()  # nobody deadlocked
+    after = cb.stats()
+    assert shared.inspect("lock").recoveries == 1
+    assert after.state in ("closed", "open", "half_open")  # repaired to a legal state
+    assert after.probes_in_flight == 0
+    assert sum(a + r for a, r in (x.value for x in results)) == 4 * per
+    assert (after.calls_admitted - before.calls_admitted) + (
+        after.calls_rejected - before.calls_rejected) == 4 * per
+    cb.reset()  # and it is usable as ever
+    assert cb.call(shm_workers._ok) is None and cb.state == "closed"
+
+
+@pytest.mark.parametrize("context", CONTEXTS)
+def test_sigkill_while_holding_the_budget_lock(shm_dir, context):
+    options = {"capacity": 100, "refill_rate": 0.0}
+    budget = RetryBudget(shared="blk", **options)
+    assert sum(budget.try_acquire() for _ in range(10)) == 10
+    victim = Victim(shm_workers.hold_lock,
+                    ("blk", BUDGET_TOKENS_OFFSET, struct.pack("=d", 1e12)), context=context)
+    victim.wait_ready()
+    workers = start_workers(shm_workers.budget_acquire, [("blk", options, 50)] * 4,
+                            context=context)
+    victim.kill()
+    granted = sum(r.value for r in workers.collect())
+    # the garbage 1e12 tokens never leaked: the repair left 0 (no retries until a refill)
+    assert granted == 0
+    assert budget.available_tokens() == 0.0
+    assert shared.inspect("blk").recoveries == 1

@@ -68,7 +68,10 @@ class CircuitBreaker:
         permit_lease: Optional[float] = None,
         clock: Optional[Callable[[], float]] = None,
         listeners: Any = (),
+        shared: Optional[str] = None,
     ) -> None: ...
+    @property
+    def shared(self) -> Optional[str]: ...
     @property
     def state(self) -> str: ...
     @property
@@ -143,7 +146,10 @@ class RetryBudget:
         window: float = ...,
         buckets: int = ...,
         clock: Optional[Callable[[], float]] = None,
+        shared: Optional[str] = None,
     ) -> None: ...
+    @property
+    def shared(self) -> Optional[str]: ...
     @property
     def mode(self) -> str: ...
     @property
@@ -189,7 +195,10 @@ class AdaptiveBackoff(Backoff):
         jitter: str = "none",
         jitter_factor: float = 0.3,
         seed: Optional[int] = None,
+        shared: Optional[str] = None,
     ) -> None: ...
+    @property
+    def shared(self) -> Optional[str]: ...
     @property
     def success_threshold(self) -> float: ...
     @property

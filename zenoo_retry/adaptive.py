@@ -43,6 +43,9 @@ class AdaptiveStrategy(RetryStrategy, _core.AdaptiveBackoff):
     >>> for _ in range(40): s.record_failure()
     >>> s.success_rate, [round(d, 4) for d in s.delays()]   # 10/50 = 0.2 < 0.8: p = 0.75
     (0.2, [3.25, 5.6875, 9.9531])
+
+    ``shared="name"`` keeps the outcome window in a named shared-memory segment, so every
+    process on the host adapts to the outcomes all of them saw (:mod:`zenoo_retry.shared`).
     """
 
     def __init__(
@@ -58,6 +61,7 @@ class AdaptiveStrategy(RetryStrategy, _core.AdaptiveBackoff):
         jitter_type: str = "full",
         jitter_factor: float = 0.3,
         seed: Optional[int] = None,
+        shared: Optional[str] = None,
     ) -> None:
         try:
             _core.AdaptiveBackoff.__init__(
@@ -71,6 +75,7 @@ class AdaptiveStrategy(RetryStrategy, _core.AdaptiveBackoff):
                 jitter=_jitter_kind(jitter, jitter_type),
                 jitter_factor=jitter_factor,
                 seed=seed,
+                shared=shared,
             )
         except InvalidConfigurationError as exc:
             if exc.parameter != "jitter":

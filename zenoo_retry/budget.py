@@ -44,6 +44,10 @@ class RetryBudget(_core.RetryBudget):
     Errors name the parameter and the value (``InvalidConfigurationError``, also a
     ``ValueError``): ``capacity`` must be a finite number in (0, 2**53], ``refill_rate`` and
     ``initial_tokens`` (default: ``capacity``) finite numbers >= 0.
+
+    ``shared="name"`` keeps the budget in a named shared-memory segment: every process on
+    the host that opens the same name with the same settings spends from one bucket (see
+    :mod:`zenoo_retry.shared`).
     """
 
     def __init__(
@@ -53,6 +57,7 @@ class RetryBudget(_core.RetryBudget):
         *,
         initial_tokens: Optional[float] = None,
         clock: Optional[Callable[[], float]] = None,
+        shared: Optional[str] = None,
     ) -> None:
         super().__init__(
             "token",
@@ -60,6 +65,7 @@ class RetryBudget(_core.RetryBudget):
             refill_rate=refill_rate,
             initial_tokens=initial_tokens,
             clock=clock,
+            shared=shared,
         )
 
     @classmethod
@@ -70,9 +76,11 @@ class RetryBudget(_core.RetryBudget):
         *,
         initial_tokens: Optional[float] = None,
         clock: Optional[Callable[[], float]] = None,
+        shared: Optional[str] = None,
     ) -> _B:
         """Same as the constructor, named for symmetry with :meth:`ratio`."""
-        return cls(capacity, refill_rate, initial_tokens=initial_tokens, clock=clock)
+        return cls(capacity, refill_rate, initial_tokens=initial_tokens, clock=clock,
+                   shared=shared)
 
     @classmethod
     def ratio(
@@ -83,6 +91,7 @@ class RetryBudget(_core.RetryBudget):
         *,
         buckets: int = 10,
         clock: Optional[Callable[[], float]] = None,
+        shared: Optional[str] = None,
     ) -> _B:
         """A ratio budget: over the last ``window`` seconds, retries may number at most
         ``percent * requests + min_per_second * window``.
@@ -105,6 +114,7 @@ class RetryBudget(_core.RetryBudget):
             window=window,
             buckets=buckets,
             clock=clock,
+            shared=shared,
         )
         return self
 

@@ -120,7 +120,9 @@ class CircuitBreaker(_core.CircuitBreaker):
     ``slow_call_rate_threshold`` (1.0), ``break_multiplier`` (1.0 = fixed break),
     ``max_break_duration``, ``permit_lease`` (seconds before an unreturned probe permit is
     reclaimed), ``clock`` (callable returning seconds; default CLOCK_MONOTONIC),
-    ``listeners`` (callables ``(breaker, old_state, new_state)``).
+    ``listeners`` (callables ``(breaker, old_state, new_state)``), ``shared`` (a segment
+    name: every process on the host that opens the same name with the same settings shares
+    one state in shared memory; see :mod:`zenoo_retry.shared`).
 
     Use it as a decorator (sync or ``async def``), ``with breaker:``, ``async with
     breaker:``, ``breaker.call(fn, ...)``, or pass it to ``@retry(circuit_breaker=...)``.

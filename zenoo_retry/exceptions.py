@@ -170,7 +170,7 @@ class SharedSegmentNotFoundError(SharedStateError, LookupError):
 
 
 class SharedSegmentCorruptedError(SharedStateError):
-    """The file is truncated, foreign, has a bad header checksum or holds another kind."""
+    """The file is truncated, foreign (no segment magic) or has a bad header checksum."""
 
 
 class SharedSegmentVersionError(SharedStateError):
@@ -182,5 +182,5 @@ class SharedSegmentPermissionError(SharedStateError):
 
 
 class SharedConfigMismatchError(SharedStateError):
-    """The name is in use with a different configuration: sharing it would mix two
-    breakers (or budgets) silently, so it is refused."""
+    """The name is in use with a different configuration (or by another kind of object):
+    sharing it would mix two breakers (or budgets) silently, so it is refused."""

@@ -1,6 +1,7 @@
 /* zr_breaker.c - the circuit-breaker state machine (see zr_breaker.h for the rules). */
 #include "zr_breaker.h"
 
+#include <float.h>
 #include <math.h>
 #include <string.h>
 
@@ -210,19 +211,14 @@ static void window_record(const zr_breaker_config *cfg, zr_breaker_state *s, dou
 
 /* ---- transitions ---------------------------------------------------------------------- */
 
-static void free_all_slots(const zr_breaker_config *cfg, zr_breaker_state *s)
-{
-    zr_breaker_slot *sl = zr_breaker_slots(s);
-    for (uint32_t i = 0; i < cfg->half_open_max_calls; i++) sl[i].in_use = 0;
-    s->probes_in_use = 0;
-}
-
 static void set_mode(const zr_breaker_config *cfg, zr_breaker_state *s, uint32_t to,
                      zr_breaker_change *ch)
 {
     uint32_t from = s->mode;
+    (void)cfg;
     s->epoch = zr_sat_add_u64(s->epoch, 1);
-    free_all_slots(cfg, s);
+    /* probe slots are kept: a probe still running holds its slot until it returns (its
+     * outcome is stale), so probes in flight never exceed half_open_max_calls */
     s->half_open_successes = 0;
     if (from != to) {
         s->mode = to;
@@ -252,6 +248,7 @@ static void trip(const zr_breaker_config *cfg, zr_breaker_state *s, double now,
     s->break_duration = brk;
     s->opened_at = now;
     s->open_until = now + brk;
+    if (!isfinite(s->open_until)) s->open_until = DBL_MAX; /* saturate (now near DBL_MAX) */
     set_mode(cfg, s, ZR_BREAKER_OPEN, ch);
 }
 

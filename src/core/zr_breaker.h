@@ -32,8 +32,10 @@
  * Half-open probes: at most half_open_max_calls permits are out at once, each recorded in a
  * slot (owner id + acquisition time + generation). A slot is freed when its permit is
  * released, when its owner is declared dead (zr_breaker_release_owner), or reclaimed by an
- * acquire once it is older than permit_lease. So the number of slots in use never exceeds
- * the limit, and a lost permit cannot wedge the breaker.
+ * acquire once it is older than permit_lease. Slots survive mode changes (a probe still
+ * running after a re-trip keeps its slot; its outcome is stale). So the number of probe
+ * calls in flight never exceeds the limit, not even across re-trips, and a lost permit
+ * cannot wedge the breaker.
  */
 #ifndef ZR_BREAKER_H
 #define ZR_BREAKER_H

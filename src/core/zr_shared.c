@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <signal.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/types.h>
 #include <unistd.h>
@@ -79,6 +80,9 @@ zr_status zr_shared_open(zr_shared *sh, const char *dir, const char *name, uint3
     sh->repair = repair;
     sh->repair_arg = repair_arg;
     sh->repairs = 0;
+    sh->pid = zr_self_pid();
+    sh->fork_gen = 0;
+    snprintf(sh->name, sizeof sh->name, "%s", name);
     return ZR_OK;
 }
 

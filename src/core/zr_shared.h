@@ -38,6 +38,9 @@ typedef struct zr_shared {
     zr_shared_repair_fn repair; /* may be NULL */
     void *repair_arg;
     uint64_t repairs;           /* repairs done by this process (the header counts all) */
+    int64_t pid;                /* this process's id when opened or last refreshed */
+    uint64_t fork_gen;          /* the binding's fork generation when pid was read */
+    char name[ZR_SHM_NAME_MAX + 1];
 } zr_shared;
 
 /* Builder of a configuration fingerprint. */

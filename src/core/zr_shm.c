@@ -94,7 +94,7 @@ const char *zr_shm_problem_str(zr_shm_problem p)
         return "stale segment: written by a zenoo_retry with another layout version";
     case ZR_SHM_CORRUPT: return "corrupted: header checksum or offsets do not match";
     case ZR_SHM_OTHER_KIND:
-        return "holds another kind of state (e.g. a budget where a breaker was expected)";
+        return "the name holds another kind of state or size";
     case ZR_SHM_OTHER_CONFIG:
         return "configuration mismatch: created with different settings under the same name";
     case ZR_SHM_UNSAFE_DIR:

@@ -15,12 +15,14 @@
 #include "zr_module.h"
 
 #include "../core/zr_adaptive.h"
+#include "../core/zr_shared_state.h"
 
 typedef struct {
     zr_BackoffObject base;
     zr_adaptive_config acfg;   /* immutable once initialised */
     zr_adaptive_state *state;  /* &local now; a shared-memory segment later (issue 5) */
     zr_adaptive_state local;
+    zr_shared *shm;            /* segment holding *state (shared=name, issue 5), or NULL */
 } zr_AdaptiveObject;
 
 /* ---- the one lock/unlock pair -------------------------------------------------------- */
@@ -30,12 +32,15 @@ typedef struct {
  * issue 5 swaps in the shared segment's robust mutex. 0, or -1 with an exception set. */
 static int adaptive_lock(zr_AdaptiveObject *self)
 {
-    (void)self;
-    return 0;
+    if (ZR_LIKELY(self->shm == NULL)) return 0;
+    return zr_shared_lock_obj((PyObject *)self, self->shm);
 }
 
 /* Release what adaptive_lock took. */
-static void adaptive_unlock(zr_AdaptiveObject *self) { (void)self; }
+static void adaptive_unlock(zr_AdaptiveObject *self)
+{
+    if (ZR_UNLIKELY(self->shm != NULL)) zr_shared_unlock(self->shm);
+}
 
 /* Turn a failed engine status into a Python exception; returns -1. */
 static int status_error(zr_status rc)
@@ -164,14 +169,19 @@ static int Adaptive_init(zr_AdaptiveObject *self, PyObject *args, PyObject *kwds
     static char *kwlist[] = {"max_attempts",      "base_delay",        "max_delay",
                              "success_threshold", "adaptation_window", "min_samples",
                              "jitter",            "jitter_factor",     "seed",
-                             NULL};
+                             "shared",            NULL};
     PyObject *max_attempts = NULL, *base_delay = NULL, *max_delay = NULL, *threshold = NULL,
              *window = NULL, *min_samples = NULL, *jitter = NULL, *jitter_factor = NULL,
-             *seed = Py_None;
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "|OOOOOO$OOO:AdaptiveBackoff", kwlist,
+             *seed = Py_None, *shared = Py_None;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "|OOOOOO$OOOO:AdaptiveBackoff", kwlist,
                                      &max_attempts, &base_delay, &max_delay, &threshold,
-                                     &window, &min_samples, &jitter, &jitter_factor, &seed))
+                                     &window, &min_samples, &jitter, &jitter_factor, &seed,
+                                     &shared))
         return -1;
+    if (self->shm != NULL) {
+        PyErr_SetString(PyExc_TypeError, "a shared AdaptiveBackoff is configured once");
+        return -1;
+    }
     zr_module_state *st = zr_state_from_type(Py_TYPE(self));
     if (st == NULL) return -1;
 
@@ -256,6 +266,17 @@ static int Adaptive_init(zr_AdaptiveObject *self, PyObject *args, PyObject *kwds
         unsigned long long s = PyLong_AsUnsignedLongLongMask(seed);
         if (s == (unsigned long long)-1 && PyErr_Occurred()) return -1;
         zr_rng_seed(&self->base.rng, (uint64_t)s);
+    }
+    if (shared != Py_None) { /* issue 5: the window lives in (and may already be) a segment */
+        self->base.cfg = bcfg;
+        self->acfg = acfg;
+        if (zr_shared_new((PyObject *)self, &self->shm, shared, ZR_SHM_KIND_ADAPTIVE,
+                          zr_shared_adaptive_fingerprint(&self->acfg), sizeof(zr_adaptive_state),
+                          zr_shared_adaptive_init, &self->acfg, zr_shared_adaptive_repair,
+                          &self->acfg) < 0)
+            return -1;
+        self->state = zr_shared_payload(self->shm);
+        return 0;
     }
     if (adaptive_lock(self) < 0) return -1;
     self->base.cfg = bcfg;
@@ -451,7 +472,26 @@ static PyObject *get_min_samples(zr_AdaptiveObject *self, void *c)
     return PyLong_FromUnsignedLong(self->acfg.min_samples);
 }
 
+static PyObject *get_shared(zr_AdaptiveObject *self, void *c)
+{
+    (void)c;
+    if (self->shm == NULL) Py_RETURN_NONE;
+    return PyUnicode_FromString(self->shm->name);
+}
+
+/* Close the segment, then the Backoff part's dealloc (issue 5). */
+static void Adaptive_dealloc(PyObject *op)
+{
+    zr_AdaptiveObject *self = (zr_AdaptiveObject *)op;
+    zr_shared_free(self->shm);
+    self->shm = NULL;
+    PyTypeObject *tp = Py_TYPE(op);
+    while (tp != NULL && tp->tp_dealloc != Adaptive_dealloc) tp = tp->tp_base;
+    tp->tp_base->tp_dealloc(op);
+}
+
 static PyGetSetDef Adaptive_getset[] = {
+    {"shared", (getter)get_shared, NULL, "The shared-memory segment name, or None.", NULL},
     {"success_threshold", (getter)get_success_threshold, NULL,
      "Success rate at or above which delays stay at base_delay.", NULL},
     {"adaptation_window", (getter)get_adaptation_window, NULL, "Outcomes remembered.", NULL},
@@ -505,13 +545,14 @@ static int Adaptive_clear(zr_AdaptiveObject *self)
 static PyType_Slot Adaptive_slots[] = {
     {Py_tp_doc, "AdaptiveBackoff(max_attempts=5, base_delay=1.0, max_delay=60.0, "
                 "success_threshold=0.8, adaptation_window=100, min_samples=10, *, "
-                "jitter='none', jitter_factor=0.3, seed=None)\n\n"
+                "jitter='none', jitter_factor=0.3, seed=None, shared=None)\n\n"
                 "A Backoff whose delays follow the recent success rate (computed in C). "
                 "Use zenoo_retry.AdaptiveStrategy."},
     {Py_tp_new, Adaptive_new},
     {Py_tp_init, Adaptive_init},
     {Py_tp_methods, Adaptive_methods},
     {Py_tp_getset, Adaptive_getset},
+    {Py_tp_dealloc, Adaptive_dealloc},
     {Py_tp_traverse, Adaptive_traverse},
     {Py_tp_clear, Adaptive_clear},
     {0, NULL},

@@ -27,18 +27,8 @@
 
 /* ---- the one lock pair ----------------------------------------------------------------- */
 
-int zr_cb_lock_shared(zr_CircuitBreakerObject *cb)
-{
-    int recovered = 0;
-    if (zr_shm_lock(cb->shm, &recovered) != ZR_OK) {
-        PyErr_SetString(PyExc_OSError, "circuit breaker: the shared-memory lock is unusable");
-        return -1;
-    }
-    if (recovered) zr_breaker_repair(&cb->cfg, cb->state);
-    return 0;
-}
-
-void zr_cb_unlock_shared(zr_CircuitBreakerObject *cb) { zr_shm_unlock(cb->shm); }
+/* zr_cb_lock / zr_cb_unlock (zr_module.h) are no-ops for private state; for shared state
+ * they call zr_cb_lock_shared / zr_cb_unlock_shared (shared_objects.c, issue 5). */
 
 /* ---- clock, listeners, errors ---------------------------------------------------------- */
 
@@ -146,6 +136,8 @@ static int try_acquire(zr_CircuitBreakerObject *cb, zr_breaker_permit *permit, u
     if (zr_cb_lock(cb) < 0) return -1;
     zr_status rc = zr_breaker_acquire(&cb->cfg, cb->state, now, cb->owner, permit, retry_after,
                                       &ch);
+    if (ZR_UNLIKELY(rc == ZR_EREJECTED && cb->shm != NULL) && zr_cb_reap_shared(cb))
+        rc = zr_breaker_acquire(&cb->cfg, cb->state, now, cb->owner, permit, retry_after, &ch);
     *mode = cb->state->mode;
     zr_cb_unlock(cb);
     if (ZR_UNLIKELY(ch.changed)) fire(cb, &ch);
@@ -393,15 +385,17 @@ static int CircuitBreaker_init(PyObject *op, PyObject *args, PyObject *kwds)
                              "window_size", "window_buckets", "minimum_calls",
                              "failure_rate_threshold", "slow_call_duration",
                              "slow_call_rate_threshold", "break_multiplier",
-                             "max_break_duration", "permit_lease", "clock", "listeners", NULL};
+                             "max_break_duration", "permit_lease", "clock", "listeners",
+                             "shared", NULL};
     PyObject *ft = NULL, *rt = NULL, *expected = PyExc_Exception, *name = Py_None;
     PyObject *sth = NULL, *homc = NULL, *window = Py_None, *wsize = Py_None, *wbuckets = NULL;
     PyObject *minc = Py_None, *frt = NULL, *scd = Py_None, *scrt = NULL, *mult = NULL;
     PyObject *maxb = Py_None, *lease = Py_None, *clock = Py_None, *listeners = NULL;
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "|OOO$OOOOOOOOOOOOOOO:CircuitBreaker", kwlist,
+    PyObject *shared = Py_None;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "|OOO$OOOOOOOOOOOOOOOO:CircuitBreaker", kwlist,
                                      &ft, &rt, &expected, &name, &sth, &homc, &window, &wsize,
                                      &wbuckets, &minc, &frt, &scd, &scrt, &mult, &maxb, &lease,
-                                     &clock, &listeners))
+                                     &clock, &listeners, &shared))
         return -1;
     if (self->state != NULL) {
         PyErr_SetString(PyExc_TypeError, "a CircuitBreaker is configured once, at construction");
@@ -554,6 +548,7 @@ static int CircuitBreaker_init(PyObject *op, PyObject *args, PyObject *kwds)
     self->listeners = ls;
     self->name = nm;
     self->precise = c.slow_call_duration > 0.0;
+    if (shared != Py_None && zr_cb_attach_shared(self, shared) < 0) return -1; /* issue 5 */
     return 0;
 }
 
@@ -934,6 +929,7 @@ static PyObject *get_config(PyObject *self, void *c)
     SET_ITEM(d, "permit_lease", PyFloat_FromDouble(k->permit_lease));
     SET_ITEM(d, "clock", Py_NewRef(cb->clock ? cb->clock : Py_None));
     SET_ITEM(d, "listeners", Py_NewRef(cb->listeners));
+    SET_ITEM(d, "shared", zr_cb_shared_name(cb));
     return d;
 }
 
@@ -975,6 +971,13 @@ static PyObject *get_state_size(PyObject *self, void *c)
     (void)c;
     if (!ready(CB(self))) return NULL;
     return PyLong_FromSize_t(zr_breaker_state_size(&CB(self)->cfg));
+}
+
+static PyObject *get_shared(PyObject *self, void *c)
+{
+    (void)c;
+    if (!ready(CB(self))) return NULL;
+    return zr_cb_shared_name(CB(self));
 }
 
 /* ---- hooks of the Redis backend (issue 5) ---------------------------------------------- */
@@ -1066,6 +1069,7 @@ static PyGetSetDef CB_getset[] = {
     {"half_open_max_calls", get_half_open_max_calls, NULL, NULL, NULL},
     {"recovery_timeout", get_recovery_timeout, NULL, NULL, NULL},
     {"_state_size", get_state_size, NULL, "Bytes of the mutable state.", NULL},
+    {"shared", get_shared, NULL, "The shared-memory segment name, or None (private).", NULL},
     {"__dict__", PyObject_GenericGetDict, PyObject_GenericSetDict, NULL, NULL},
     {NULL, NULL, NULL, NULL, NULL},
 };
@@ -1112,6 +1116,7 @@ static void CB_dealloc(PyObject *op)
     PyObject_GC_UnTrack(op);
     if (self->weakreflist != NULL) PyObject_ClearWeakRefs(op);
     (void)CB_clear(op);
+    zr_cb_detach_shared(self);
     self->state = NULL;
     PyMem_Free(self->own_state);
     self->own_state = NULL;
@@ -1140,7 +1145,7 @@ static PyType_Slot CB_slots[] = {
      "*, name=None, success_threshold=1, half_open_max_calls=1, window=None, window_size=None, "
      "window_buckets=10, minimum_calls=None, failure_rate_threshold=0.5, "
      "slow_call_duration=None, slow_call_rate_threshold=1.0, break_multiplier=1.0, "
-     "max_break_duration=None, permit_lease=None, clock=None, listeners=())\n\n"
+     "max_break_duration=None, permit_lease=None, clock=None, listeners=(), shared=None)\n\n"
      "The C circuit breaker; use zenoo_retry.circuit_breaker.CircuitBreaker."},
     {Py_tp_new, PyType_GenericNew},
     {Py_tp_init, CircuitBreaker_init},

@@ -16,6 +16,7 @@
 #include "zr_module.h"
 
 #include "../core/zr_budget.h"
+#include "../core/zr_shared_state.h"
 
 #include <time.h>
 
@@ -26,6 +27,8 @@ typedef struct {
     PyObject *clock;        /* callable() -> seconds, or NULL for CLOCK_MONOTONIC */
     PyObject *weakreflist;
     zr_budget_state local;
+    zr_shared *shm;              /* segment holding *state (shared=name, issue 5), or NULL */
+    zr_shared_budget_arg sarg;   /* its init/repair argument (config + latest now) */
 } zr_RetryBudgetObject;
 
 /* ---- the one lock/unlock pair -------------------------------------------------------- */
@@ -37,12 +40,15 @@ typedef struct {
  * a dead holder). Returns 0, or -1 with an exception set. */
 static int budget_lock(zr_RetryBudgetObject *self)
 {
-    (void)self;
-    return 0;
+    if (ZR_LIKELY(self->shm == NULL)) return 0;
+    return zr_shared_lock_obj((PyObject *)self, self->shm);
 }
 
 /* Release what budget_lock took. */
-static void budget_unlock(zr_RetryBudgetObject *self) { (void)self; }
+static void budget_unlock(zr_RetryBudgetObject *self)
+{
+    if (ZR_UNLIKELY(self->shm != NULL)) zr_shared_unlock(self->shm);
+}
 
 /* ---- operations ---------------------------------------------------------------------- */
 
@@ -106,6 +112,8 @@ static int budget_op(zr_RetryBudgetObject *self, budget_op_kind op, uint64_t n, 
     /* a token bucket counts a request without looking at the time (zr_budget_on_request) */
     if (!(op == OP_REQUEST && self->cfg.mode == ZR_BUDGET_TOKEN) && budget_now(self, &now) < 0)
         return -1;
+    if (!(op == OP_REQUEST && self->cfg.mode == ZR_BUDGET_TOKEN))
+        self->sarg.now = now; /* a repair after a dead lock holder starts from now */
     if (budget_lock(self) < 0) return -1;
     zr_status rc = ZR_OK;
     switch (op) {
@@ -219,13 +227,18 @@ static int RetryBudget_init(zr_RetryBudgetObject *self, PyObject *args, PyObject
 {
     static char *kwlist[] = {"mode",    "capacity",       "refill_rate", "initial_tokens",
                              "percent", "min_per_second", "window",      "buckets",
-                             "clock",   NULL};
+                             "clock",   "shared",         NULL};
     PyObject *mode = NULL, *capacity = NULL, *refill = NULL, *initial = Py_None,
              *percent = NULL, *min_ps = NULL, *window = NULL, *buckets = NULL, *clock = Py_None;
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "|O$OOOOOOOO:RetryBudget", kwlist, &mode,
+    PyObject *shared = Py_None;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "|O$OOOOOOOOO:RetryBudget", kwlist, &mode,
                                      &capacity, &refill, &initial, &percent, &min_ps, &window,
-                                     &buckets, &clock))
+                                     &buckets, &clock, &shared))
         return -1;
+    if (self->shm != NULL) {
+        PyErr_SetString(PyExc_TypeError, "a shared RetryBudget is configured once");
+        return -1;
+    }
     zr_module_state *st = zr_state_from_type(Py_TYPE(self));
     if (st == NULL) return -1;
     zr_budget_mode m = ZR_BUDGET_TOKEN;
@@ -307,6 +320,18 @@ static int RetryBudget_init(zr_RetryBudgetObject *self, PyObject *args, PyObject
     Py_XSETREF(self->clock, clock == Py_None ? NULL : Py_NewRef(clock));
     double now;
     if (budget_now(self, &now) < 0) return -1;
+    if (shared != Py_None) { /* issue 5: the state lives in (and may already be) a segment */
+        self->cfg = cfg;
+        self->sarg.cfg = &self->cfg;
+        self->sarg.now = now;
+        if (zr_shared_new((PyObject *)self, &self->shm, shared, ZR_SHM_KIND_BUDGET,
+                          zr_shared_budget_fingerprint(&self->cfg), sizeof(zr_budget_state),
+                          zr_shared_budget_init, &self->sarg, zr_shared_budget_repair,
+                          &self->sarg) < 0)
+            return -1;
+        self->state = zr_shared_payload(self->shm);
+        return 0;
+    }
     if (budget_lock(self) < 0) return -1;
     self->cfg = cfg;
     zr_status rc = zr_budget_init(&self->cfg, self->state, now);
@@ -436,6 +461,12 @@ static PyObject *get_clock(zr_RetryBudgetObject *self, void *c)
     (void)c;
     return Py_NewRef(self->clock ? self->clock : Py_None);
 }
+static PyObject *get_shared(zr_RetryBudgetObject *self, void *c)
+{
+    (void)c;
+    if (self->shm == NULL) Py_RETURN_NONE;
+    return PyUnicode_FromString(self->shm->name);
+}
 static PyObject *get_buckets(zr_RetryBudgetObject *self, void *c)
 {
     (void)c;
@@ -469,6 +500,7 @@ static PyGetSetDef RetryBudget_getset[] = {
     {"window", (getter)get_window, NULL, "Window in seconds (ratio mode).", NULL},
     {"buckets", (getter)get_buckets, NULL, "Time slices of the window (ratio mode).", NULL},
     {"clock", (getter)get_clock, NULL, "The injected clock, or None.", NULL},
+    {"shared", (getter)get_shared, NULL, "The shared-memory segment name, or None.", NULL},
     {NULL, NULL, NULL, NULL, NULL},
 };
 
@@ -552,6 +584,8 @@ static void RetryBudget_dealloc(zr_RetryBudgetObject *self)
     PyObject_GC_UnTrack(self);
     if (self->weakreflist != NULL) PyObject_ClearWeakRefs((PyObject *)self);
     (void)RetryBudget_clear(self);
+    zr_shared_free(self->shm);
+    self->shm = NULL;
     tp->tp_free(self);
     Py_DECREF(tp);
 }
@@ -596,7 +630,7 @@ static PyObject *RetryBudget_repr(zr_RetryBudgetObject *self)
 static PyType_Slot RetryBudget_slots[] = {
     {Py_tp_doc, "RetryBudget(mode='token', *, capacity=100.0, refill_rate=10.0, "
                 "initial_tokens=None, percent=0.2, min_per_second=10.0, window=10.0, "
-                "buckets=10, clock=None)\n\n"
+                "buckets=10, clock=None, shared=None)\n\n"
                 "A retry budget computed in C: a token bucket ('token') or a share of recent "
                 "requests plus a floor per second ('ratio'). Use zenoo_retry.RetryBudget."},
     {Py_tp_new, RetryBudget_new},

@@ -80,6 +80,9 @@ static const char *advice(zr_shm_problem why)
     case ZR_SHM_OTHER_CONFIG:
         return "every process must open one name with the same settings; use another name, "
                "or remove the segment once no process uses it";
+    case ZR_SHM_OTHER_KIND:
+        return "one name serves one kind of object (breaker, budget or adaptive strategy) "
+               "with one configuration; use another name";
     case ZR_SHM_BAD_OWNER:
     case ZR_SHM_BAD_MODE:
     case ZR_SHM_NOT_REGULAR:
@@ -101,6 +104,7 @@ static PyObject *error_class(zr_module_state *st, zr_shm_problem why)
     switch (why) {
     case ZR_SHM_MISSING: return st->SharedSegmentNotFoundError;
     case ZR_SHM_STALE: return st->SharedSegmentVersionError;
+    case ZR_SHM_OTHER_KIND:
     case ZR_SHM_OTHER_CONFIG: return st->SharedConfigMismatchError;
     case ZR_SHM_BAD_OWNER:
     case ZR_SHM_BAD_MODE:
@@ -108,8 +112,7 @@ static PyObject *error_class(zr_module_state *st, zr_shm_problem why)
     case ZR_SHM_UNSAFE_DIR: return st->SharedSegmentPermissionError;
     case ZR_SHM_TRUNCATED:
     case ZR_SHM_FOREIGN:
-    case ZR_SHM_CORRUPT:
-    case ZR_SHM_OTHER_KIND: return st->SharedSegmentCorruptedError;
+    case ZR_SHM_CORRUPT: return st->SharedSegmentCorruptedError;
     default: return st->SharedStateError;
     }
 }
@@ -157,7 +160,8 @@ static void raise_open_error(zr_module_state *st, const char *path, const char *
     else if (why == ZR_SHM_OTHER_KIND) {
         zr_shm_info info;
         if (zr_shm_examine(path, &info) == ZR_OK)
-            snprintf(extra, sizeof extra, " (it holds a %s)", kind_name(info.kind));
+            snprintf(extra, sizeof extra, " (it holds a %s of %llu bytes)",
+                     kind_name(info.kind), (unsigned long long)info.payload_size);
     }
     PyObject *exc = make_error(st, name, path, why, extra);
     if (exc == NULL) return;
@@ -220,6 +224,42 @@ int zr_shared_lock_py(zr_module_state *st, zr_shared *sh)
     if (ZR_LIKELY(zr_shared_lock(sh, NULL) == ZR_OK)) return 0;
     PyErr_Format(st->SharedStateError, "shared segment %s: its lock is unusable", sh->shm.path);
     return -1;
+}
+
+int zr_shared_lock_obj(PyObject *obj, zr_shared *sh)
+{
+    if (ZR_LIKELY(zr_shared_lock(sh, NULL) == ZR_OK)) return 0;
+    zr_module_state *st = zr_state_from_type(Py_TYPE(obj));
+    if (st == NULL) return -1;
+    PyErr_Format(st->SharedStateError, "shared segment %s: its lock is unusable", sh->shm.path);
+    return -1;
+}
+
+int zr_shared_new(PyObject *obj, zr_shared **out, PyObject *name, uint32_t kind,
+                  uint64_t fingerprint, size_t payload_size, zr_shm_init_fn init, void *init_arg,
+                  zr_shared_repair_fn repair, void *repair_arg)
+{
+    zr_module_state *st = zr_state_from_type(Py_TYPE(obj));
+    if (st == NULL) return -1;
+    zr_shared *sh = PyMem_Calloc(1, sizeof *sh);
+    if (sh == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    if (zr_shared_open_py(st, sh, "shared", name, kind, fingerprint, payload_size, init,
+                          init_arg, repair, repair_arg) < 0) {
+        PyMem_Free(sh);
+        return -1;
+    }
+    *out = sh;
+    return 0;
+}
+
+void zr_shared_free(zr_shared *sh)
+{
+    if (sh == NULL) return;
+    zr_shared_close(sh);
+    PyMem_Free(sh);
 }
 
 /* ---- module functions ------------------------------------------------------------ */
@@ -427,7 +467,19 @@ static PyObject *shm_test_counter_fn(PyObject *module, PyObject *args)
     return PyLong_FromUnsignedLongLong(value);
 }
 
+/* _shm_after_fork(): registered with os.register_at_fork(after_in_child=...): shared
+ * objects re-read their owner pid on their next lock. */
+static PyObject *shm_after_fork_fn(PyObject *module, PyObject *noargs)
+{
+    (void)noargs;
+    zr_module_state *st = mod_state(module);
+    st->fork_gen++;
+    Py_RETURN_NONE;
+}
+
 static PyMethodDef segment_functions[] = {
+    {"_shm_after_fork", (PyCFunction)shm_after_fork_fn, METH_NOARGS,
+     "_shm_after_fork(): called in a forked child (os.register_at_fork)."},
     {"_shm_test_counter", (PyCFunction)shm_test_counter_fn, METH_VARARGS,
      "_shm_test_counter(name, fingerprint, increments) -> int: test hook."},
     {"_shm_dir", (PyCFunction)shm_dir_fn, METH_NOARGS,
@@ -467,5 +519,19 @@ int zr_segments_init(PyObject *module, zr_module_state *st)
         if (*excs[i].slot == NULL) rc = -1;
     }
     Py_DECREF(mod);
-    return rc;
+    if (rc < 0) return -1;
+    /* after os.fork the child is another owner of shared probe permits */
+    PyObject *hook = PyObject_GetAttrString(module, "_shm_after_fork");
+    PyObject *reg = hook ? PyImport_ImportModule("os") : NULL;
+    PyObject *fn = reg ? PyObject_GetAttrString(reg, "register_at_fork") : NULL;
+    PyObject *kw = fn ? Py_BuildValue("{s:O}", "after_in_child", hook) : NULL;
+    PyObject *args = kw ? PyTuple_New(0) : NULL;
+    PyObject *r = args ? PyObject_Call(fn, args, kw) : NULL;
+    Py_XDECREF(r);
+    Py_XDECREF(args);
+    Py_XDECREF(kw);
+    Py_XDECREF(fn);
+    Py_XDECREF(reg);
+    Py_XDECREF(hook);
+    return r == NULL ? -1 : 0;
 }

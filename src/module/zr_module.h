@@ -53,6 +53,7 @@ typedef struct zr_module_state {
     PyObject *SharedSegmentVersionError;
     PyObject *SharedSegmentPermissionError;
     PyObject *SharedConfigMismatchError;
+    uint64_t fork_gen; /* bumped in the child after each os.fork (shared owner pids) */
 
     /* observability (issue 6) */
     PyTypeObject *OperationMetrics_Type;
@@ -105,7 +106,7 @@ typedef struct zr_CircuitBreakerObject {
     zr_breaker_config cfg;
     zr_breaker_state *state;    /* -> own_state or into a shared segment */
     void *own_state;            /* PyMem block of zr_breaker_state_size(&cfg), or NULL */
-    struct zr_shm *shm;         /* segment holding *state (issue 5), or NULL: private */
+    struct zr_shared *shm;      /* segment holding *state (issue 5), or NULL: private */
     uint64_t owner;             /* owner id recorded on probe permits: 0, or pid when shared */
     PyObject *expected;         /* tuple of exception classes counted as failures */
     PyObject *clock;            /* callable() -> seconds, or NULL: CLOCK_MONOTONIC(_COARSE) */
@@ -214,6 +215,34 @@ int zr_shared_open_py(zr_module_state *st, zr_shared *sh, const char *param, PyO
                       void *repair_arg);
 /* zr_shared_lock (repairing after a dead holder); -1 with SharedStateError if unusable. */
 int zr_shared_lock_py(zr_module_state *st, zr_shared *sh);
+/* zr_shared_lock for an object of one of our types (the error names obj's module's
+ * SharedStateError). 0 or -1. */
+int zr_shared_lock_obj(PyObject *obj, zr_shared *sh);
+/* Open a segment for a budget / adaptive object (see zr_shared_open_py) into a new
+ * PyMem-allocated handle: *out, or -1 with an exception. zr_shared_free closes and frees
+ * (NULL is fine). */
+int zr_shared_new(PyObject *obj, zr_shared **out, PyObject *name, uint32_t kind,
+                  uint64_t fingerprint, size_t payload_size, zr_shm_init_fn init, void *init_arg,
+                  zr_shared_repair_fn repair, void *repair_arg);
+void zr_shared_free(zr_shared *sh);
+/* The owner id (pid) to record for this process, refreshed after a fork. */
+static inline uint64_t zr_shared_owner(zr_module_state *st, zr_shared *sh)
+{
+    if (ZR_UNLIKELY(sh->fork_gen != st->fork_gen)) {
+        sh->pid = zr_self_pid();
+        sh->fork_gen = st->fork_gen;
+    }
+    return (uint64_t)sh->pid;
+}
+/* shared_objects.c: a breaker's segment. attach: open segment `name` for cb's config and
+ * move cb->state into it (0, or -1 with an exception: cb unchanged); detach: close it. */
+int zr_cb_attach_shared(zr_CircuitBreakerObject *cb, PyObject *name);
+void zr_cb_detach_shared(zr_CircuitBreakerObject *cb);
+/* Under the lock, after a refusal in half-open: free probe slots of dead processes; 1 if
+ * any was freed (try again), else 0. */
+int zr_cb_reap_shared(zr_CircuitBreakerObject *cb);
+/* The segment name (str) or None. */
+PyObject *zr_cb_shared_name(zr_CircuitBreakerObject *cb);
 
 /* observability (issue 6) */
 extern PyType_Spec zr_operation_metrics_spec; /* metrics_type.c */

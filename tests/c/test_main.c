@@ -10,6 +10,7 @@ void suite_metrics(void);
 
 /* shared state (issue 5) */
 void suite_shared(void);
+void suite_shared_state(void);
 void suite_fleet_adopt(void);
 
 long zr_test_passed = 0;
@@ -32,6 +33,7 @@ int main(void)
 
     /* shared state (issue 5) */
     suite_shared();
+    suite_shared_state();
     suite_fleet_adopt();
 
     /* observability (issue 6) */

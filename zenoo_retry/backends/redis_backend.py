@@ -196,6 +196,8 @@ class RedisBackend:
         self._own = _own_client(client, self.timeout, self.is_async)
         self._shas: Dict[str, str] = {n: _redis_lua.sha1(s) for n, s in _redis_lua.SCRIPTS.items()}
         self._lock = threading.Lock()
+        self._round_lock = threading.Lock()
+        self._async_round_lock: Optional[asyncio.Lock] = None
         self._members: List[Any] = []
         self._next_index = 0
         # health, for logging once and for introspection
@@ -409,9 +411,14 @@ class RedisBackend:
         return float(self.reconnect.get_delay(max(n, 1)))
 
     def sync_now(self) -> bool:
-        """Run one round now in this thread (sync client); True if Redis answered."""
+        """Run one round now in this thread (sync client); True if Redis answered. Rounds
+        never overlap (a call made while the background thread runs one waits for it)."""
         if self.is_async:
             raise TypeError("this backend has an asyncio client: use await backend.async_sync_now()")
+        with self._round_lock:
+            return self._sync_round()
+
+    def _sync_round(self) -> bool:
         work = self._collect()
         if not work:
             return True
@@ -436,16 +443,23 @@ class RedisBackend:
         """Run one round now on the running loop (asyncio client); True if Redis answered."""
         if not self.is_async:
             raise TypeError("this backend has a sync client: use backend.sync_now()")
-        work = self._collect()
-        if not work:
+        if self._async_round_lock is None:
+            self._async_round_lock = asyncio.Lock()
+        async with self._async_round_lock:
+            work = self._collect()
+            if not work:
+                return True
+            try:
+                replies = await asyncio.wait_for(self._async_exec(work), self.timeout)
+            except Exception as exc:
+                self._failed(work, exc)
+                return False
+            except BaseException:  # cancelled: nothing is lost, then propagate
+                for m, _req in work:
+                    m._redis_failed()
+                raise
+            self._finish(work, replies)
             return True
-        try:
-            replies = await asyncio.wait_for(self._async_exec(work), self.timeout)
-        except Exception as exc:  # CancelledError is not an Exception: it propagates
-            self._failed(work, exc)
-            return False
-        self._finish(work, replies)
-        return True
 
     async def _async_exec(self, work: List[Tuple[Any, SyncRequest]]) -> List[Any]:
         for _ in range(2):
@@ -541,6 +555,7 @@ class RedisBackend:
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._lock = threading.Lock()
+        self._round_lock = threading.Lock()
         if self._fixed_host_id is None:
             self.host_id = _default_host_id()
         if not self.is_async and not self._closed and self.autostart and self.members():
