@@ -167,8 +167,10 @@ def test_breaker_matches_reference_model(ft, rt, st, hmax, mult, steps):
         assert s.state == model.mode
         assert s.failure_count == model.cf
         assert s.probes_in_flight == len(model.probes) <= hmax
+        assert s.consecutive_trips == model.trips
         if s.state == "open":
             assert 0.0 <= s.retry_after <= rt * 4
+            assert s.retry_after == max(0.0, model.open_until - now[0])  # the growing break
         assert s.calls_admitted >= s.total_successes + s.total_failures + s.ignored_calls
     # every permit returned: counters add up
     for tok, _ in held:

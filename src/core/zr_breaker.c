@@ -9,11 +9,13 @@
 
 /* ---- layout of the variable part ------------------------------------------------- */
 
+/* Bytes of the probe slots that follow the header. */
 static size_t slots_bytes(const zr_breaker_config *cfg)
 {
     return (size_t)cfg->half_open_max_calls * sizeof(zr_breaker_slot);
 }
 
+/* Bytes of the window after the slots (a multiple of 8; 0 without a window). */
 static size_t window_bytes(const zr_breaker_config *cfg)
 {
     if (cfg->window_kind == ZR_WINDOW_COUNT) return ((size_t)cfg->window_calls + 7u) & ~(size_t)7u;
@@ -28,11 +30,13 @@ static unsigned char *ring_of(const zr_breaker_config *cfg, zr_breaker_state *s)
     return (unsigned char *)s + sizeof(zr_breaker_state) + slots_bytes(cfg);
 }
 
+/* The TIME window's buckets (same place as the COUNT ring). */
 static zr_breaker_bucket *buckets_of(const zr_breaker_config *cfg, zr_breaker_state *s)
 {
     return (zr_breaker_bucket *)(void *)ring_of(cfg, s);
 }
 
+/* Read-only view of the buckets, for stats. */
 static const zr_breaker_bucket *cbuckets_of(const zr_breaker_config *cfg,
                                             const zr_breaker_state *s)
 {
@@ -62,6 +66,7 @@ void zr_breaker_config_default(zr_breaker_config *cfg)
     cfg->permit_lease = 30.0;
 }
 
+/* 1 if x is a finite number in [0, 1]. */
 static int unit_interval(double x) { return isfinite(x) && x >= 0.0 && x <= 1.0; }
 
 zr_status zr_breaker_config_check(const zr_breaker_config *cfg, const char **field)
@@ -127,6 +132,7 @@ uint64_t zr_breaker_config_fingerprint(const zr_breaker_config *cfg)
 
 /* ---- window ------------------------------------------------------------------------- */
 
+/* Empty the window (ring or buckets) and its totals. */
 static void window_clear(const zr_breaker_config *cfg, zr_breaker_state *s)
 {
     size_t n = window_bytes(cfg);
@@ -147,6 +153,7 @@ static int64_t bucket_index(const zr_breaker_config *cfg, double now)
     return (int64_t)q;
 }
 
+/* Position of bucket `index` in the ring of window_buckets buckets (index may be < 0). */
 static uint32_t bucket_slot(const zr_breaker_config *cfg, int64_t index)
 {
     int64_t m = index % (int64_t)cfg->window_buckets;
@@ -174,6 +181,8 @@ static void window_advance(const zr_breaker_config *cfg, zr_breaker_state *s, in
     s->has_head = 1;
 }
 
+/* Count one outcome in the window (COUNT: evict the oldest when full; TIME: into the
+ * bucket of `now`, advancing the window first). No-op without a window. */
 static void window_record(const zr_breaker_config *cfg, zr_breaker_state *s, double now,
                           int failed, int slow)
 {
@@ -211,6 +220,8 @@ static void window_record(const zr_breaker_config *cfg, zr_breaker_state *s, dou
 
 /* ---- transitions ---------------------------------------------------------------------- */
 
+/* Enter mode `to` (a new epoch even when the mode stays, e.g. reset of a closed breaker);
+ * reports a change in *ch when the mode differs. */
 static void set_mode(const zr_breaker_config *cfg, zr_breaker_state *s, uint32_t to,
                      zr_breaker_change *ch)
 {
@@ -231,6 +242,8 @@ static void set_mode(const zr_breaker_config *cfg, zr_breaker_state *s, uint32_t
     }
 }
 
+/* Open at `now`: the first trip since closing breaks for recovery_timeout, each re-trip from
+ * HALF_OPEN for the previous break x break_multiplier, capped at max_break. */
 static void trip(const zr_breaker_config *cfg, zr_breaker_state *s, double now,
                  zr_breaker_change *ch)
 {
@@ -252,6 +265,7 @@ static void trip(const zr_breaker_config *cfg, zr_breaker_state *s, double now,
     set_mode(cfg, s, ZR_BREAKER_OPEN, ch);
 }
 
+/* Close: failure run, trip streak, break and window reset. */
 static void close_breaker(const zr_breaker_config *cfg, zr_breaker_state *s,
                           zr_breaker_change *ch)
 {
@@ -262,6 +276,7 @@ static void close_breaker(const zr_breaker_config *cfg, zr_breaker_state *s,
     set_mode(cfg, s, ZR_BREAKER_CLOSED, ch);
 }
 
+/* Start probing: success/failure runs reset, probe slots kept (see the header). */
 static void to_half_open(const zr_breaker_config *cfg, zr_breaker_state *s,
                          zr_breaker_change *ch)
 {
@@ -270,6 +285,7 @@ static void to_half_open(const zr_breaker_config *cfg, zr_breaker_state *s,
     set_mode(cfg, s, ZR_BREAKER_HALF_OPEN, ch);
 }
 
+/* 1 if a CLOSED breaker with these counts must trip (the rules in the header). */
 static int should_trip(const zr_breaker_config *cfg, const zr_breaker_state *s)
 {
     if (cfg->failure_threshold > 0 && s->consecutive_failures >= cfg->failure_threshold)
@@ -285,6 +301,7 @@ static int should_trip(const zr_breaker_config *cfg, const zr_breaker_state *s)
     return 0;
 }
 
+/* No change yet (ch may be NULL). */
 static void clear_change(zr_breaker_change *ch)
 {
     if (ch != NULL) ch->changed = 0, ch->from = ch->to = 0;

@@ -65,8 +65,8 @@ static void fire(zr_CircuitBreakerObject *cb, const zr_breaker_change *ch)
     if (!ch->changed || PyTuple_GET_SIZE(cb->listeners) == 0) return;
     PyObject *pending = PyErr_Occurred() ? zr_fetch_exception() : NULL;
     PyObject *ls = Py_NewRef(cb->listeners); /* listeners may be replaced meanwhile */
-    PyObject *args[3] = {(PyObject *)cb, cb->st->breaker_mode_names[ch->from],
-                         cb->st->breaker_mode_names[ch->to]};
+    PyObject *args[3] = {(PyObject *)cb, Py_NewRef(cb->st->breaker_mode_names[ch->from]),
+                         Py_NewRef(cb->st->breaker_mode_names[ch->to])};
     Py_INCREF(cb);
     for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(ls); i++) {
         PyObject *fn = Py_NewRef(PyTuple_GET_ITEM(ls, i));
@@ -75,6 +75,8 @@ static void fire(zr_CircuitBreakerObject *cb, const zr_breaker_change *ch)
         Py_XDECREF(r);
         Py_DECREF(fn);
     }
+    Py_DECREF(args[1]);
+    Py_DECREF(args[2]);
     Py_DECREF(cb);
     Py_DECREF(ls);
     if (pending != NULL) zr_restore_exception(pending);
@@ -116,11 +118,11 @@ static zr_breaker_outcome classify(zr_CircuitBreakerObject *cb, PyObject *exc)
 {
     if (exc == NULL) return ZR_OUTCOME_SUCCESS;
     if (!PyObject_TypeCheck(exc, (PyTypeObject *)PyExc_Exception)) return ZR_OUTCOME_IGNORED;
-    int m = PyObject_IsInstance(exc, cb->expected);
-    if (m < 0) {
-        PyErr_WriteUnraisable(cb->expected);
-        return ZR_OUTCOME_FAILURE;
-    }
+    PyObject *expected = Py_NewRef(cb->expected); /* __instancecheck__ may run Python */
+    int m = PyObject_IsInstance(exc, expected);
+    if (m < 0) PyErr_WriteUnraisable(expected);
+    Py_DECREF(expected);
+    if (m < 0) return ZR_OUTCOME_FAILURE;
     return m ? ZR_OUTCOME_FAILURE : ZR_OUTCOME_SUCCESS;
 }
 
