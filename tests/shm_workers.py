@@ -116,3 +116,9 @@ def trip(name: str, options: dict) -> str:
     for _ in range(cb.failure_threshold):
         cb.record_failure()
     return cb.state
+
+
+def calls_with(breaker, calls: int) -> None:
+    """`calls` successful calls through a breaker object inherited through fork."""
+    for _ in range(calls):
+        breaker.call(_ok)

@@ -337,6 +337,15 @@ def test_eight_processes_one_token_budget_never_overspend(shm_dir, context):
     assert stats["available"] == 0.0
 
 
+def test_eight_processes_count_requests_exactly(shm_dir):
+    options = {"capacity": 10, "refill_rate": 0.0}
+    here = RetryBudget(shared="reqs", **options)
+    for _ in range(300):  # batched in this process ...
+        here.record_request()
+    run_workers(shm_workers.budget_requests, [("reqs", options, 1001)] * PROCS)
+    assert here.stats()["requests"] == 300 + PROCS * 1001  # ... and exact once read
+
+
 @pytest.mark.parametrize("context", CONTEXTS)
 def test_eight_processes_one_ratio_budget(shm_dir, context):
     options = {"mode": "ratio", "percent": 0.25, "min_per_second": 0.0, "window": 1e6}
@@ -384,6 +393,16 @@ def test_sigkill_while_holding_a_half_open_probe(shm_dir, context):
     assert cb.call(shm_workers._ok) is None  # the dead owner's probe was released
     stats = cb.stats()
     assert stats.state == "closed" and stats.probes_in_flight == 0
+
+
+def test_lock_free_counts_are_exact_across_a_fork(shm_dir):
+    cb = CircuitBreaker(expected_exception=shm_workers.Boom, shared="batch", **NEVER_TRIPS)
+    for _ in range(1000):  # the closed success path counts without the lock
+        cb.call(shm_workers._ok)
+    # a forked child uses the inherited object, then exits without any cleanup (os._exit)
+    run_workers(shm_workers.calls_with, [(cb, 10)], context="fork")
+    stats = cb.stats()
+    assert stats.calls_admitted == 1010 and stats.total_successes == 1010
 
 
 def test_sigkill_of_a_forked_child_holding_a_probe(shm_dir):

@@ -40,6 +40,7 @@ typedef struct zr_shared {
     uint64_t repairs;           /* repairs done by this process (the header counts all) */
     int64_t pid;                /* this process's id when opened or last refreshed */
     uint64_t fork_gen;          /* the binding's fork generation when pid was read */
+    void *tally;                /* where the binding keeps its lock-free counters, or NULL */
     char name[ZR_SHM_NAME_MAX + 1];
 } zr_shared;
 

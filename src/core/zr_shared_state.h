@@ -21,6 +21,41 @@
 #include "zr_common.h"
 #include "zr_shared.h"
 
+/* Counters the lock-free success paths bump with atomic adds (never plain writes), on a
+ * cache line of their own after the engine state in the segment. Whoever holds the lock
+ * folds them into the engine state's lifetime counters (zr_shared_tally_take), so every
+ * count is in shared memory the moment it happens: exact across processes, nothing lost
+ * when a process is killed, and the engine state itself is written only under the lock. */
+typedef struct zr_shared_tally {
+    uint64_t admitted;  /* breaker: admissions on the lock-free path */
+    uint64_t successes; /* breaker: successes on the lock-free path */
+    uint64_t requests;  /* token budget: requests counted without the lock */
+    uint64_t reserved[5];
+} zr_shared_tally;
+
+/* Offset of the tally after an engine state of `state_size` bytes (64-byte aligned), and
+ * the payload size of a segment holding both. */
+static inline size_t zr_shared_tally_offset(size_t state_size)
+{
+    return (state_size + 63u) / 64u * 64u;
+}
+static inline size_t zr_shared_payload_size(size_t state_size)
+{
+    return zr_shared_tally_offset(state_size) + sizeof(zr_shared_tally);
+}
+
+/* Atomically add 1 to a tally counter (relaxed: it is only a count). */
+static inline void zr_shared_tally_bump(uint64_t *counter)
+{
+    (void)__atomic_fetch_add(counter, 1u, __ATOMIC_RELAXED);
+}
+
+/* Atomically take a tally counter's value and zero it (call with the lock held). */
+static inline uint64_t zr_shared_tally_take(uint64_t *counter)
+{
+    return __atomic_exchange_n(counter, 0u, __ATOMIC_ACQ_REL);
+}
+
 /* Fingerprint of a shared breaker: kind, state layout and size, and every config field. */
 uint64_t zr_shared_breaker_fingerprint(const zr_breaker_config *cfg);
 

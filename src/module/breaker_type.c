@@ -153,6 +153,7 @@ static int try_acquire(zr_CircuitBreakerObject *cb, zr_breaker_permit *permit, u
 
 int zr_cb_acquire(zr_CircuitBreakerObject *cb, zr_breaker_permit *permit)
 {
+    if (cb->shm != NULL && zr_cb_acquire_shared_fast(cb, permit)) return 0; /* issue 5 */
     if (zr_cb_lock(cb) < 0) return -1;
     int fast = zr_breaker_acquire_fast(&cb->cfg, cb->state, permit);
     zr_cb_unlock(cb);
@@ -169,6 +170,7 @@ void zr_cb_release(zr_CircuitBreakerObject *cb, const zr_breaker_permit *permit,
 {
     zr_breaker_outcome o = classify(cb, exc);
     if (o == ZR_OUTCOME_SUCCESS) {
+        if (cb->shm != NULL && zr_cb_release_shared_fast(cb, permit)) return; /* issue 5 */
         if (zr_cb_lock(cb) < 0) {
             PyErr_WriteUnraisable((PyObject *)cb);
             return;

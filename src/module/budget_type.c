@@ -29,6 +29,7 @@ typedef struct {
     zr_budget_state local;
     zr_shared *shm;              /* segment holding *state (shared=name, issue 5), or NULL */
     zr_shared_budget_arg sarg;   /* its init/repair argument (config + latest now) */
+    zr_shared_tally *tally;      /* shared: lock-free counts next to the state, or NULL */
 } zr_RetryBudgetObject;
 
 /* ---- the one lock/unlock pair -------------------------------------------------------- */
@@ -41,7 +42,11 @@ typedef struct {
 static int budget_lock(zr_RetryBudgetObject *self)
 {
     if (ZR_LIKELY(self->shm == NULL)) return 0;
-    return zr_shared_lock_obj((PyObject *)self, self->shm);
+    if (zr_shared_lock_obj((PyObject *)self, self->shm) < 0) return -1;
+    if (__atomic_load_n(&self->tally->requests, __ATOMIC_RELAXED) != 0) /* issue 5 */
+        self->state->total_requests = zr_sat_add_u64(
+            self->state->total_requests, zr_shared_tally_take(&self->tally->requests));
+    return 0;
 }
 
 /* Release what budget_lock took. */
@@ -108,6 +113,12 @@ static int budget_now(zr_RetryBudgetObject *self, double *now)
 static int budget_op(zr_RetryBudgetObject *self, budget_op_kind op, uint64_t n, int *granted,
                      double *avail, zr_budget_state *snap)
 {
+    if (self->shm != NULL && op == OP_REQUEST && self->cfg.mode == ZR_BUDGET_TOKEN) {
+        /* issue 5: a token bucket's request only bumps a lifetime total: an atomic add on
+         * the segment's tally, folded into the state under the next lock */
+        zr_shared_tally_bump(&self->tally->requests);
+        return 0;
+    }
     double now = 0.0;
     /* a token bucket counts a request without looking at the time (zr_budget_on_request) */
     if (!(op == OP_REQUEST && self->cfg.mode == ZR_BUDGET_TOKEN) && budget_now(self, &now) < 0)
@@ -325,11 +336,14 @@ static int RetryBudget_init(zr_RetryBudgetObject *self, PyObject *args, PyObject
         self->sarg.cfg = &self->cfg;
         self->sarg.now = now;
         if (zr_shared_new((PyObject *)self, &self->shm, shared, ZR_SHM_KIND_BUDGET,
-                          zr_shared_budget_fingerprint(&self->cfg), sizeof(zr_budget_state),
+                          zr_shared_budget_fingerprint(&self->cfg),
+                          zr_shared_payload_size(sizeof(zr_budget_state)),
                           zr_shared_budget_init, &self->sarg, zr_shared_budget_repair,
                           &self->sarg) < 0)
             return -1;
         self->state = zr_shared_payload(self->shm);
+        self->tally = (zr_shared_tally *)(void *)((char *)self->state +
+                                                  zr_shared_tally_offset(sizeof(zr_budget_state)));
         return 0;
     }
     if (budget_lock(self) < 0) return -1;

@@ -238,6 +238,9 @@ static inline uint64_t zr_shared_owner(zr_module_state *st, zr_shared *sh)
  * move cb->state into it (0, or -1 with an exception: cb unchanged); detach: close it. */
 int zr_cb_attach_shared(zr_CircuitBreakerObject *cb, PyObject *name);
 void zr_cb_detach_shared(zr_CircuitBreakerObject *cb);
+/* Lock-free success path of a closed shared breaker: 1 done, 0 use the locked path. */
+int zr_cb_acquire_shared_fast(zr_CircuitBreakerObject *cb, zr_breaker_permit *permit);
+int zr_cb_release_shared_fast(zr_CircuitBreakerObject *cb, const zr_breaker_permit *permit);
 /* Under the lock, after a refusal in half-open: free probe slots of dead processes; 1 if
  * any was freed (try again), else 0. */
 int zr_cb_reap_shared(zr_CircuitBreakerObject *cb);
