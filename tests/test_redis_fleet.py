@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import threading
 import time
 
@@ -226,6 +227,24 @@ def test_share_rejects_what_it_cannot_share(hosts):
     cb = a.share(CircuitBreaker(name="twice"))
     with pytest.raises(ValueError, match="already shared"):
         a.share(cb)
+
+
+def test_objects_in_shared_memory_are_refused(hosts):
+    from zenoo_retry import shared
+
+    a = hosts()
+    name = f"zr-redis-test-{os.getpid()}"
+    try:
+        with pytest.raises(TypeError, match="shared memory"):
+            a.share(CircuitBreaker(name="both", shared=name + "-b"))
+        with pytest.raises(TypeError, match="shared memory"):
+            a.share(RetryBudget(5, 1.0, shared=name + "-u"), name="both")
+    finally:
+        for suffix in ("-b", "-u"):
+            try:
+                shared.remove(name + suffix)
+            except Exception:
+                pass
 
 
 # -- budgets ------------------------------------------------------------------------------

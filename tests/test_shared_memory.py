@@ -252,6 +252,28 @@ def test_breaker_state_is_shared_between_objects(shm_dir):
     assert a.state == "closed"
     info = shared.inspect("pay")
     assert info.kind == "breaker" and info.healthy
+    assert info.state["state"] == "closed" and info.state["trips"] == 1
+    assert info.state["total_failures"] == 2 and info.state["calls_admitted"] == 2
+
+
+def test_inspect_shows_each_kind_of_state(shm_dir):
+    cb = CircuitBreaker(2, 30.0, shared="brk")
+    for _ in range(3):
+        cb.call(shm_workers._ok)  # the lock-free path: counted in the segment's tally
+    b = RetryBudget(capacity=5, refill_rate=0.0, shared="tok")
+    b.try_acquire()
+    b.record_request()
+    s = AdaptiveStrategy(shared="ada")
+    s.record_success()
+    s.record_failure()
+    states = {i.name: i.state for i in shared.list_segments()}
+    assert states["brk"]["state"] == "closed" and states["brk"]["calls_admitted"] == 3
+    assert states["brk"]["total_successes"] == 3
+    assert states["tok"] == {"mode": "token", "tokens": 4.0, "requests": 1, "granted": 1,
+                             "refused": 0}
+    assert states["ada"]["samples"] == 2 and states["ada"]["window_successes"] == 1
+    counter("plain", 1, 1)
+    assert shared.inspect("plain").state is None  # a kind without a decoder
 
 
 def test_breaker_configuration_mismatch_and_name_errors(shm_dir):

@@ -50,7 +50,7 @@ def parse_retry_after(value: Any, now: Optional[float] = None) -> Optional[float
     text = value.strip()
     if not text:
         return None
-    if text.isdigit():  # delta-seconds: 1*DIGIT
+    if text.isascii() and text.isdigit():  # delta-seconds: 1*DIGIT (ASCII only: int("²") fails)
         return float(int(text))
     try:  # some servers send fractional seconds
         v = float(text)

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from typing import List, Optional, Union
+from typing import Any, Dict, List, Optional, Union
 
 from . import _core
 from .exceptions import SharedStateError
@@ -51,6 +51,10 @@ class SegmentInfo:
     uid: int
     problem: Optional[str]  # None when healthy, else a code such as "truncated"
     detail: str  # the problem in words ("healthy" when none)
+    # a snapshot of what the state says, read without the lock: a breaker's "state"
+    # ("closed", "open", ...), counters and probes; a budget's tokens or window and totals;
+    # an adaptive window's samples. None when unhealthy or of an unknown kind.
+    state: Optional[Dict[str, Any]] = None
 
     @property
     def healthy(self) -> bool:

@@ -239,7 +239,8 @@ uint32_t zr_breaker_release_owner(const zr_breaker_config *cfg, zr_breaker_state
  *   ZR_BREAKER_CLOSED     close: counts, window and break reset, as after good probes;
  *   ZR_BREAKER_OPEN       open until now + remaining; if already OPEN only the deadline
  *                         moves (same epoch: permits out keep counting);
- *   ZR_BREAKER_HALF_OPEN  half-open with every probe slot free (already HALF_OPEN: no-op).
+ *   ZR_BREAKER_HALF_OPEN  half-open (already HALF_OPEN: no-op); probe slots still held by
+ *                         calls in flight stay held until those return, as in any transition.
  * An adopted opening is not counted in `trips` (that counts this state's own trips).
  * ZR_EINVAL: now not finite, remaining not finite or < 0, or another mode (nothing changes). */
 zr_status zr_breaker_adopt(const zr_breaker_config *cfg, zr_breaker_state *state, double now,

@@ -308,7 +308,10 @@ zr_status zr_shm_lock(zr_shm *s, int *recovered)
     if (rc == EOWNERDEAD) {
         *recovered = 1;
         s->hdr->recoveries = zr_sat_add_u64(s->hdr->recoveries, 1);
-        if (pthread_mutex_consistent(&s->hdr->lock) != 0) return ZR_EIO;
+        if (pthread_mutex_consistent(&s->hdr->lock) != 0) {
+            (void)pthread_mutex_unlock(&s->hdr->lock); /* never return holding it */
+            return ZR_EIO;
+        }
         return ZR_OK;
     }
     return rc == 0 ? ZR_OK : ZR_EIO;
@@ -366,6 +369,17 @@ zr_status zr_shm_examine(const char *path, zr_shm_info *info)
         info->layout_version = h.layout_version;
     }
     return problem_status(info->problem);
+}
+
+zr_status zr_shm_read_payload(const char *path, const zr_shm_info *info, size_t offset,
+                              void *buf, size_t len)
+{
+    if (offset > info->payload_size || len > info->payload_size - offset) return ZR_ERANGE;
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0) return ZR_EIO;
+    ssize_t got = pread(fd, buf, len, (off_t)(payload_offset() + offset));
+    close(fd);
+    return got == (ssize_t)len ? ZR_OK : ZR_EIO;
 }
 
 zr_status zr_shm_inspect(const char *path, zr_shm_info *info)

@@ -157,6 +157,12 @@ zr_status zr_shm_inspect(const char *path, zr_shm_info *info);
  * (bad contents), ZR_ESTATE (owner/mode) or ZR_EIO (missing/unreadable). */
 zr_status zr_shm_examine(const char *path, zr_shm_info *info);
 
+/* Copy `len` bytes at `offset` of the payload of the (healthy, examined) segment file at
+ * `path` into buf, without locking (a racy snapshot, for inspection). ZR_ERANGE if the
+ * range is outside the payload described by info, ZR_EIO if it cannot be read. */
+zr_status zr_shm_read_payload(const char *path, const zr_shm_info *info, size_t offset,
+                              void *buf, size_t len);
+
 /* FNV-1a 64 of a byte range, chained: pass the previous result as `seed` (start with
  * ZR_FNV_OFFSET). Used for configuration fingerprints. */
 #define ZR_FNV_OFFSET 0xcbf29ce484222325ull

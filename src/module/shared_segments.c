@@ -9,6 +9,11 @@
  */
 #include "zr_module.h"
 
+#include "../core/zr_adaptive.h"
+#include "../core/zr_breaker.h"
+#include "../core/zr_budget.h"
+#include "../core/zr_shared_state.h"
+
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -297,6 +302,69 @@ static PyObject *shm_set_dir_fn(PyObject *module, PyObject *path)
     Py_RETURN_NONE;
 }
 
+/* The lock-free tally after a state of `state_size` bytes, if the payload has one. */
+static int read_tally(const char *path, const zr_shm_info *info, size_t state_size,
+                      zr_shared_tally *t)
+{
+    memset(t, 0, sizeof *t);
+    return zr_shm_read_payload(path, info, zr_shared_tally_offset(state_size), t, sizeof *t) ==
+           ZR_OK;
+}
+
+/* A racy snapshot of what a healthy segment's state says (a dict), or None when the
+ * state is not one this build knows. New reference or NULL. */
+static PyObject *state_summary(const char *path, const zr_shm_info *info)
+{
+    zr_shared_tally t;
+    if (info->kind == ZR_SHM_KIND_BREAKER) {
+        zr_breaker_state b;
+        if (zr_shm_read_payload(path, info, 0, &b, sizeof b) != ZR_OK ||
+            b.layout != ZR_BREAKER_LAYOUT || b.size > info->payload_size)
+            Py_RETURN_NONE;
+        read_tally(path, info, (size_t)b.size, &t);
+        return Py_BuildValue("{s:s,s:K,s:I,s:I,s:K,s:K,s:K,s:K,s:K}", "state",
+                             zr_breaker_mode_name(b.mode), "epoch",
+                             (unsigned long long)b.epoch, "consecutive_failures",
+                             (unsigned int)b.consecutive_failures, "probes_in_flight",
+                             (unsigned int)b.probes_in_use, "calls_admitted",
+                             (unsigned long long)zr_sat_add_u64(b.admitted, t.admitted),
+                             "calls_rejected", (unsigned long long)b.rejected, "total_successes",
+                             (unsigned long long)zr_sat_add_u64(b.successes, t.successes),
+                             "total_failures", (unsigned long long)b.failures, "trips",
+                             (unsigned long long)b.trips);
+    }
+    if (info->kind == ZR_SHM_KIND_BUDGET) {
+        zr_budget_state g;
+        if (zr_shm_read_payload(path, info, 0, &g, sizeof g) != ZR_OK ||
+            g.magic != ZR_BUDGET_STATE_MAGIC)
+            Py_RETURN_NONE;
+        read_tally(path, info, sizeof g, &t);
+        uint64_t requests = zr_sat_add_u64(g.total_requests, t.requests);
+        if (g.mode == ZR_BUDGET_TOKEN)
+            return Py_BuildValue("{s:s,s:d,s:K,s:K,s:K}", "mode", "token", "tokens", g.tokens,
+                                 "requests", (unsigned long long)requests, "granted",
+                                 (unsigned long long)g.total_granted, "refused",
+                                 (unsigned long long)g.total_refused);
+        return Py_BuildValue("{s:s,s:K,s:K,s:K,s:K,s:K}", "mode", "ratio", "window_requests",
+                             (unsigned long long)g.window_requests, "window_retries",
+                             (unsigned long long)g.window_retries, "requests",
+                             (unsigned long long)requests, "granted",
+                             (unsigned long long)g.total_granted, "refused",
+                             (unsigned long long)g.total_refused);
+    }
+    if (info->kind == ZR_SHM_KIND_ADAPTIVE) {
+        zr_adaptive_state a;
+        if (zr_shm_read_payload(path, info, 0, &a, sizeof a) != ZR_OK ||
+            a.magic != ZR_ADAPTIVE_STATE_MAGIC)
+            Py_RETURN_NONE;
+        return Py_BuildValue("{s:I,s:I,s:K,s:K}", "samples", (unsigned int)a.count,
+                             "window_successes", (unsigned int)a.successes, "total_successes",
+                             (unsigned long long)a.total_successes, "total_failures",
+                             (unsigned long long)a.total_failures);
+    }
+    Py_RETURN_NONE;
+}
+
 /* _shm_examine(name) -> dict describing the segment file (see zenoo_retry/shared.py). */
 static PyObject *shm_examine_fn(PyObject *module, PyObject *name)
 {
@@ -324,16 +392,18 @@ static PyObject *shm_examine_fn(PyObject *module, PyObject *name)
     PyObject *created = has_header ? PyFloat_FromDouble(info.created_at) : Py_NewRef(none);
     PyObject *recov = has_header ? PyLong_FromUnsignedLongLong(info.recoveries)
                                  : Py_NewRef(none);
+    PyObject *state = has_header ? state_summary(path, &info) : Py_NewRef(none);
     PyObject *result = NULL;
-    if (kind && layout && fp && psize && pid && alive && created && recov) {
+    if (kind && layout && fp && psize && pid && alive && created && recov && state) {
         result = Py_BuildValue(
-            "{s:s,s:s,s:O,s:O,s:O,s:K,s:O,s:O,s:O,s:O,s:O,s:I,s:I,s:z,s:s}", "name", cname,
+            "{s:s,s:s,s:O,s:O,s:O,s:K,s:O,s:O,s:O,s:O,s:O,s:I,s:I,s:z,s:s,s:O}", "name", cname,
             "path", path, "kind", kind, "layout_version", layout, "fingerprint", fp, "size",
             (unsigned long long)info.file_size, "payload_size", psize, "creator_pid", pid,
             "creator_alive", alive, "created_at", created, "recoveries", recov, "mode",
             (unsigned int)info.mode, "uid", (unsigned int)info.uid, "problem", code, "detail",
-            zr_shm_problem_str(info.problem));
+            zr_shm_problem_str(info.problem), "state", state);
     }
+    Py_XDECREF(state);
     Py_XDECREF(kind);
     Py_XDECREF(layout);
     Py_XDECREF(fp);

@@ -104,7 +104,7 @@ local remaining = 0
 if state == 1 then remaining = until_ms - now elseif state == 2 then remaining = lease - now end
 if remaining < 0 then remaining = 0 end
 local mine = 0
-if state == 2 and holder == host then mine = 1 end
+if state == 2 and holder == host and lease > now then mine = 1 end
 return {state, remaining, gen, failures, mine, trips}
 """
 

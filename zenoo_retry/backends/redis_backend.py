@@ -281,6 +281,11 @@ class RedisBackend:
             cls = BudgetLink
         else:
             raise TypeError(f"share() takes a CircuitBreaker or a RetryBudget, got {obj!r}")
+        in_shm = obj.config.get("shared") if cls is BreakerLink else getattr(obj, "shared", None)
+        if in_shm:
+            raise TypeError(
+                f"{obj!r} already lives in shared memory ({in_shm!r}); an object is shared "
+                "either in shared memory or on Redis, not both")
         for m in self.members():
             if getattr(m, "_ref", lambda: None)() is obj:
                 raise ValueError(f"{obj!r} is already shared by this backend")
