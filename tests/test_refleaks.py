@@ -431,6 +431,27 @@ def breaker_in_retry_sync_and_async():
     return call, (br, f, g)
 
 
+@case("BreakerAwaitable", "CircuitBreaker")
+def breaker_async_decorator():
+    clock = FakeClock()
+    br = z.CircuitBreaker(failure_threshold=2, recovery_timeout=5.0, clock=clock)
+    good = br(async_ok)
+    bad = br(async_always_fail)
+
+    def call():
+        br.reset()
+        run(good())
+        expect(ValueError, lambda: run(bad()))()
+        expect(ValueError, lambda: run(bad()))()
+        expect(z.CircuitBreakerOpenError, lambda: run(good()))()  # open: refused
+        clock.now += 10.0
+        run(good())  # the probe closes it
+        aw = good()
+        aw.close()  # closed before it ran
+
+    return call, (br, good, bad)
+
+
 @case("RetryBudget", "BudgetExhaustedError")
 def budget_paths():
     b = z.RetryBudget(capacity=3, refill_rate=0.0)
