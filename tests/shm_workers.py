@@ -122,3 +122,30 @@ def calls_with(breaker, calls: int) -> None:
     """`calls` successful calls through a breaker object inherited through fork."""
     for _ in range(calls):
         breaker.call(_ok)
+
+
+def retry_through_shared(breaker_name: str, budget_name: str, calls: int) -> dict:
+    """`calls` calls of an always-failing function under @retry(max_attempts=3) with a
+    shared breaker (never trips) and a shared token budget; how each call ended."""
+    import zenoo_retry
+    from zenoo_retry import BudgetExhaustedError, MaxRetriesExceededError, RetryBudget
+    from zenoo_retry.circuit_breaker import CircuitBreaker
+
+    cb = CircuitBreaker(failure_threshold=10**6, recovery_timeout=30.0,
+                        expected_exception=Boom, shared=breaker_name)
+    budget = RetryBudget(capacity=100, refill_rate=0.0, shared=budget_name)
+
+    @zenoo_retry.retry(max_attempts=3, delay=0, exceptions=Boom, circuit_breaker=cb,
+                       budget=budget)
+    def call() -> None:
+        raise Boom("down")
+
+    ended = {"exhausted": 0, "gave_up": 0}
+    for _ in range(calls):
+        try:
+            call()
+        except BudgetExhaustedError:
+            ended["exhausted"] += 1
+        except MaxRetriesExceededError:
+            ended["gave_up"] += 1
+    return ended

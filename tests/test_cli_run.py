@@ -4,6 +4,7 @@ from __future__ import annotations
 import os
 import re
 import signal
+import subprocess
 import sys
 import textwrap
 import time
@@ -11,7 +12,7 @@ import time
 import pytest
 
 from zenoo_retry.strategies import ExponentialBackoffStrategy
-from cli_support import cli, popen_cli
+from cli_support import cli, cli_env, popen_cli
 
 FLAKY = textwrap.dedent("""
     import sys, os
@@ -144,20 +145,24 @@ def test_signals_are_forwarded_to_the_command(tmp_path, signum):
     assert "forwarded to the command" in err
 
 
-def test_signal_between_attempts_stops_retrying(flaky):
-    proc = popen_cli("run", "--attempts", "5", "--delay", "30", "--jitter", "none", "--", *flaky(99, 1))
-    try:
-        for _ in range(600):
-            if flaky.calls() >= 1:
-                break
-            time.sleep(0.05)
-        proc.send_signal(signal.SIGTERM)
-        _, err = proc.communicate(timeout=30)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
+def test_signal_between_attempts_stops_retrying(flaky, tmp_path):
+    errfile = tmp_path / "stderr.txt"
+    with open(errfile, "w") as err:
+        proc = subprocess.Popen([sys.executable, "-m", "zenoo_retry", "run", "--attempts", "5", "--delay", "30",
+                                 "--jitter", "none", "--", *flaky(99, 1)], stderr=err, env=cli_env())
+        try:
+            for _ in range(600):  # wait until the CLI is in its 30 s retry sleep
+                if "retrying in" in errfile.read_text() or proc.poll() is not None:
+                    break
+                time.sleep(0.05)
+            proc.send_signal(signal.SIGTERM)
+            proc.wait(timeout=30)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
     assert proc.returncode == 128 + int(signal.SIGTERM)
     assert flaky.calls() == 1
+    assert "SIGTERM: received between attempts" in errfile.read_text()
 
 
 def test_command_not_found():
@@ -202,3 +207,13 @@ def test_console_script_points_at_the_cli():
     from zenoo_retry.cli.main import main
 
     assert eps[0].load() is main
+
+
+def test_quiet_logs_only_a_failure(flaky, tmp_path):
+    r = cli("run", "-q", "--attempts", "3", *FAST, "--", *flaky(99, 4))
+    assert r.returncode == 4
+    assert [ln for ln in r.stderr.splitlines() if ln.startswith("zenoo-retry:")] == [
+        "zenoo-retry: giving up: attempt 3/3 failed: exit 4 " + r.stderr.split("exit 4 ", 1)[1].splitlines()[0]]
+    (tmp_path / "count").unlink()
+    r = cli("run", "-q", "--attempts", "3", *FAST, "--", *flaky(1, 4))
+    assert r.returncode == 0 and "zenoo-retry:" not in r.stderr

@@ -481,3 +481,44 @@ def test_sigkill_while_holding_the_budget_lock(shm_dir, context):
     assert granted == 0
     assert budget.available_tokens() == 0.0
     assert shared.inspect("blk").recoveries == 1
+
+
+def test_retry_with_a_shared_breaker_and_budget_across_processes(shm_dir):
+    """@retry's C fast paths on shared objects: 4 x 40 failing calls, 2 retries each
+    wanted, 100 tokens for the whole host."""
+    results = run_workers(shm_workers.retry_through_shared, [("r-cb", "r-bud", 40)] * 4)
+    ended = [r.value for r in results]
+    budget = RetryBudget(capacity=100, refill_rate=0.0, shared="r-bud")
+    stats = budget.stats()
+    assert stats["granted"] == 100  # the host's 100 tokens, not 100 per process
+    assert stats["requests"] == 160
+    assert sum(e["exhausted"] + e["gave_up"] for e in ended) == 160
+    # every granted pair of retries is one call that gave up; the rest ran out of budget
+    gave_up = sum(e["gave_up"] for e in ended)
+    assert 2 * gave_up <= 100 and stats["refused"] == 160 - gave_up
+    cb = CircuitBreaker(failure_threshold=10**6, recovery_timeout=30.0,
+                        expected_exception=shm_workers.Boom, shared="r-cb")
+    attempts = 160 + 100  # first attempts + granted retries
+    assert cb.stats().calls_admitted == attempts == cb.stats().total_failures
+
+
+async def test_async_calls_through_a_shared_breaker(shm_dir):
+    cb = CircuitBreaker(2, 30.0, shm_workers.Boom, shared="async")
+    other = CircuitBreaker(2, 30.0, shm_workers.Boom, shared="async")
+
+    @cb
+    async def ok():
+        return "fine"
+
+    @cb
+    async def down():
+        raise shm_workers.Boom("down")
+
+    assert [await ok() for _ in range(5)] == ["fine"] * 5
+    for _ in range(2):
+        with pytest.raises(shm_workers.Boom):
+            await down()
+    assert other.state == "open"
+    with pytest.raises(zr.CircuitBreakerOpenError):
+        await ok()
+    assert other.stats().calls_admitted == 7 and other.stats().calls_rejected == 1
