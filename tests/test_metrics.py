@@ -271,3 +271,19 @@ def test_counters_match_a_model(failures_per_call):
     assert s["attempts_histogram"] == {
         n: sum(1 for f in failures_per_call if min(f + 1, 4) == n)
         for n in range(1, 5) if any(min(f + 1, 4) == n for f in failures_per_call)}
+
+
+def test_execute_with_metrics_also_counts_in_the_policy_metrics():
+    m = RetryMetrics()
+    pol = RetryPolicy(strategy=exp(3), metrics=m, name="job")
+    with instant_retries():
+        execute_with_metrics(Flaky(OSError(), result=1), pol)
+        execute_with_metrics(Flaky(KeyError("k"), result=1), pol)
+    s = m.get_stats("job")
+    assert (s["total_operations"], s["total_attempts"], s["total_retries"]) == (2, 4, 2)
+    assert s["errors_by_type"] == {"OSError": 1, "KeyError": 1}
+    cell = m.operation("job")
+    with pytest.raises(ValueError):
+        cell.merge(cell)
+    with pytest.raises(TypeError):
+        cell.merge(object())

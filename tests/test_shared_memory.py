@@ -522,3 +522,43 @@ async def test_async_calls_through_a_shared_breaker(shm_dir):
     with pytest.raises(zr.CircuitBreakerOpenError):
         await ok()
     assert other.stats().calls_admitted == 7 and other.stats().calls_rejected == 1
+
+
+def test_no_leaks_on_shared_objects(shm_dir):
+    """Opening, using, failing to open and freeing shared objects leaks no references,
+    memory, file descriptors or mappings."""
+    from leakcheck import assert_no_leak
+
+    def fds_and_maps():
+        with open("/proc/self/maps") as fh:
+            return len(os.listdir("/proc/self/fd")), sum(1 for _ in fh)
+
+    def cycle():
+        cb = CircuitBreaker(2, 30.0, shm_workers.Boom, shared="leak-cb")
+        cb.call(shm_workers._ok)
+        try:
+            cb.call(shm_workers._fail)
+        except shm_workers.Boom:
+            pass
+        cb.stats()
+        b = RetryBudget(capacity=5, refill_rate=0.0, shared="leak-b")
+        b.try_acquire()
+        b.record_request()
+        s = AdaptiveStrategy(shared="leak-a")
+        s.record_success()
+        for bad in (lambda: CircuitBreaker(3, 30.0, shared="leak-cb"),
+                    lambda: RetryBudget(capacity=5, shared="leak-cb")):
+            try:
+                bad()
+            except zr.SharedStateError:
+                pass
+        shared.inspect("leak-cb")
+        shared.list_segments()
+
+    assert_no_leak(cycle, watch=(CircuitBreaker, RetryBudget, AdaptiveStrategy,
+                                 zr.SharedConfigMismatchError), warmup=20, round_calls=60,
+                   name="shared objects")
+    before = fds_and_maps()
+    for _ in range(200):
+        cycle()
+    assert fds_and_maps() == before

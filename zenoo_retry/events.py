@@ -175,17 +175,21 @@ class EventDispatcher:
         if kind == BREAKER and attempt.last_exception is not None:
             for name, fn in self._failure:
                 self._run(name, fn, (attempt,))
-        for name, fn in self._table.get(kind, ()):
-            self._run(name, fn, (attempt, error) if name in _WITH_ERROR else (attempt,))
+        for name, fn in self._table[kind]:
+            try:  # the common case inline: one call, no awaitable
+                r = fn(attempt, error) if name in _WITH_ERROR else fn(attempt)
+                if r is not None and inspect.isawaitable(r):
+                    self._schedule(name, r)
+            except Exception:
+                logger.exception("retry event handler %s failed", name, extra={"retry_event": name})
 
     def _run(self, name: str, fn: Any, args: tuple) -> None:
         try:
             r = fn(*args)
-            if inspect.isawaitable(r):
+            if r is not None and inspect.isawaitable(r):
                 self._schedule(name, r)
         except Exception:
-            logger.exception("retry event handler %s failed", name,
-                             extra={"retry_event": name})
+            logger.exception("retry event handler %s failed", name, extra={"retry_event": name})
 
     def _schedule(self, name: str, awaitable: Any) -> None:
         try:

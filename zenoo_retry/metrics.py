@@ -189,7 +189,8 @@ def _call_metrics(cell: OperationMetrics) -> CallMetrics:
                        errors_by_type=snap["errors"])
 
 
-def _prepare(fn: Callable[..., Any], policy: Any, is_async: bool) -> Tuple[Any, OperationMetrics]:
+def _prepare(fn: Callable[..., Any], policy: Any,
+             is_async: bool) -> Tuple[Any, OperationMetrics, Optional[OperationMetrics]]:
     from .decorators import build_policy
 
     if not callable(fn):
@@ -199,7 +200,13 @@ def _prepare(fn: Callable[..., Any], policy: Any, is_async: bool) -> Tuple[Any, 
     cell = OperationMetrics(name)
     spec = pol.copy(metrics=cell).compile(name=name)
     wrapper = (_core.AsyncRetrying if is_async else _core.Retrying)(fn, spec)
-    return wrapper, cell
+    return wrapper, cell, metrics_cell(pol.metrics, name)
+
+
+def _finish(cell: OperationMetrics, policy_cell: Optional[OperationMetrics]) -> CallMetrics:
+    if policy_cell is not None:  # the policy's own metrics see the call too
+        policy_cell.merge(cell)
+    return _call_metrics(cell)
 
 
 def _attach(exc: BaseException, metrics: CallMetrics) -> None:
@@ -213,23 +220,24 @@ def execute_with_metrics(fn: Callable[..., Any], policy: Any = None, /, *args: A
                          **kwargs: Any) -> Tuple[Any, CallMetrics]:
     """Run ``fn(*args, **kwargs)`` under ``policy`` (a RetryPolicy, a preset name or None)
     and return ``(result, CallMetrics)``. When the call finally fails, the error
-    propagates with the metrics in its ``retry_metrics`` attribute."""
-    wrapper, cell = _prepare(fn, policy, False)
+    propagates with the metrics in its ``retry_metrics`` attribute. A policy with
+    ``metrics=`` also counts the call there."""
+    wrapper, cell, policy_cell = _prepare(fn, policy, False)
     try:
         result = wrapper(*args, **kwargs)
     except BaseException as exc:
-        _attach(exc, _call_metrics(cell))
+        _attach(exc, _finish(cell, policy_cell))
         raise
-    return result, _call_metrics(cell)
+    return result, _finish(cell, policy_cell)
 
 
 async def async_execute_with_metrics(fn: Callable[..., Any], policy: Any = None, /, *args: Any,
                                      **kwargs: Any) -> Tuple[Any, CallMetrics]:
     """:func:`execute_with_metrics` for a coroutine function."""
-    wrapper, cell = _prepare(fn, policy, True)
+    wrapper, cell, policy_cell = _prepare(fn, policy, True)
     try:
         result = await wrapper(*args, **kwargs)
     except BaseException as exc:
-        _attach(exc, _call_metrics(cell))
+        _attach(exc, _finish(cell, policy_cell))
         raise
-    return result, _call_metrics(cell)
+    return result, _finish(cell, policy_cell)

@@ -268,6 +268,36 @@ static PyObject *Metrics_record_dead_letter(zr_MetricsObject *self, PyObject *no
     Py_RETURN_NONE;
 }
 
+/* merge(other): add other's counters and per-error-type counts into self. */
+static PyObject *Metrics_merge(zr_MetricsObject *self, PyObject *arg)
+{
+    if (check_ready(self) < 0) return NULL;
+    zr_module_state *st = zr_state_from_type(Py_TYPE(self));
+    if (st == NULL) return NULL;
+    if (!PyObject_TypeCheck(arg, st->OperationMetrics_Type) ||
+        ((zr_MetricsObject *)arg)->errors == NULL) {
+        PyErr_Format(PyExc_TypeError, "merge() needs an OperationMetrics, got %R", arg);
+        return NULL;
+    }
+    zr_MetricsObject *other = (zr_MetricsObject *)arg;
+    if (other == self) {
+        PyErr_SetString(PyExc_ValueError, "cannot merge OperationMetrics into itself");
+        return NULL;
+    }
+    PyObject *items = PyDict_Items(other->errors);
+    if (items == NULL) return NULL;
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(items); i++) {
+        PyObject *pair = PyList_GET_ITEM(items, i);
+        if (dict_add(self->errors, PyTuple_GET_ITEM(pair, 0), PyTuple_GET_ITEM(pair, 1)) < 0) {
+            Py_DECREF(items);
+            return NULL;
+        }
+    }
+    Py_DECREF(items);
+    zr_metrics_add(&self->m, &other->m);
+    Py_RETURN_NONE;
+}
+
 static PyObject *Metrics_error_types(zr_MetricsObject *self, PyObject *noargs)
 {
     (void)noargs;
@@ -337,6 +367,8 @@ static PyMethodDef Metrics_methods[] = {
     {"reset", (PyCFunction)Metrics_reset, METH_NOARGS, "reset(): zero every counter."},
     {"record_dead_letter", (PyCFunction)Metrics_record_dead_letter, METH_NOARGS,
      "record_dead_letter(): count a failed call handed to a dead-letter handler."},
+    {"merge", (PyCFunction)Metrics_merge, METH_O,
+     "merge(other): add another OperationMetrics' counters into this one."},
     {"error_types", (PyCFunction)Metrics_error_types, METH_NOARGS,
      "error_types() -> {exception class: failed attempts}."},
     {NULL, NULL, 0, NULL},
