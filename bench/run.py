@@ -15,7 +15,7 @@ import sys
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
-SUITES = ["retry", "breaker", "budget", "observability", "shared", "redis"]
+SUITES = ["retry", "breaker", "budget", "observability", "shared", "redis", "ops"]
 
 
 def main() -> None:

@@ -441,3 +441,54 @@ def test_a_forked_worker_syncs_on_its_own_and_is_its_own_host(hosts):
     p.join(timeout=WAIT)
     assert synced is True and host != a.host_id
     wait_for(lambda: cb.state == "open", "the child's trip to reach the parent")
+
+
+async def test_asyncio_calls_flow_while_redis_restarts(server, caplog):
+    import redis.asyncio as aioredis
+
+    caplog.set_level(logging.WARNING, logger="zenoo_retry")
+    server.start()
+    a = RedisBackend(aioredis.Redis(host="127.0.0.1", port=server.port), prefix="aload",
+                     staleness=0.05)
+    b = RedisBackend(aioredis.Redis(host="127.0.0.1", port=server.port), prefix="aload",
+                     staleness=0.05)
+    async with a, b:
+        await a.areset("aload")
+        cba = a.circuit_breaker("aload", failure_threshold=20)
+        cbb = b.circuit_breaker("aload", failure_threshold=20)
+        guarded = cba(async_ok)
+        errors = []
+
+        async def until(cond, what):
+            deadline = time.monotonic() + WAIT
+            while not cond():
+                if time.monotonic() > deadline:
+                    raise AssertionError(f"timed out waiting for {what}")
+                try:
+                    assert await guarded() == "ok"
+                except BaseException as exc:  # any failure of a call fails the test
+                    errors.append(exc)
+                await asyncio.sleep(0.001)
+
+        n = a.rounds
+        await until(lambda: a.rounds > n + 2, "rounds")
+        server.stop()
+        n = a.failed_rounds
+        await until(lambda: a.failed_rounds > n, "a failed round")
+        server.start()
+        n = a.rounds
+        await until(lambda: a.rounds > n + 2, "rounds after the restart")
+        assert errors == []
+        for _ in range(20):
+            with pytest.raises(Boom):
+                await cba(async_boom)()
+        await until(lambda: cbb.state == "open", "the trip to reach the other host")
+    assert len([r for r in caplog.records if r.name == "zenoo_retry"]) <= 2
+
+
+async def async_ok():
+    return "ok"
+
+
+async def async_boom():
+    raise Boom("down")

@@ -101,3 +101,28 @@ def test_standard_table_and_cli(capsys):
 def test_bad_arguments(kwargs, exc):
     with pytest.raises(exc):
         simulate_outage(**kwargs)
+
+
+@pytest.mark.parametrize("recovery", [30.0, 5.0])
+def test_a_breaker_lets_almost_nothing_through_after_the_trip(recovery):
+    from zenoo_retry.simulation import simulate_breaker_outage
+
+    r = simulate_breaker_outage("breaker", clients=CLIENTS, seconds=SECONDS, recovery_timeout=recovery)
+    assert r.trip_time is not None and r.trip_time < 1.0
+    before = r.attempts - r.attempts_after(r.trip_time)
+    assert before == 5  # failure_threshold failures open it
+    after = r.attempts_after(r.trip_time)
+    # at most one half-open probe per elapsed recovery period, nothing else
+    assert after <= int(SECONDS / recovery)
+    assert after / r.calls < 0.001
+    assert r.outcomes.get("CircuitBreakerOpenError", 0) >= r.calls - 10
+
+
+def test_breaker_and_budget_together():
+    from zenoo_retry.simulation import simulate_breaker_outage
+
+    r = simulate_breaker_outage(
+        "both", clients=200, seconds=12, recovery_timeout=5.0, budget=lambda c: RetryBudget.ratio(clock=c)
+    )
+    assert r.trip_time is not None
+    assert r.attempts_after(r.trip_time) <= 2

@@ -106,7 +106,8 @@ def compile_error_rules(
     max_hint_delay: Optional[float],
     strategy: _core.Backoff,
 ) -> Tuple[Any, Any, Optional[float]]:
-    """(condition, delay_hint, max_hint_delay) for ``RetrySpec``."""
+    """(condition, delay_hint, max_hint_delay) for ``RetrySpec``. A ``classifier`` alone
+    changes nothing: it is used by the error-type lists and the rate-limit schedule."""
     hint: Any = delay_hint
     if retry_after is not None:
         hint = HintChain(delay_hint, retry_after) if delay_hint is not None else retry_after
@@ -114,8 +115,6 @@ def compile_error_rules(
     if retryable_errors is not None or permanent_errors or rate_limit_strategy is not None:
         cond = ErrorRules(retryable_errors, permanent_errors or frozenset(),
                           classifier or default_classifier, rate_limit_strategy, hint, condition)
-    elif classifier is not None:
-        pass  # a classifier alone changes nothing without error-type lists
     if max_hint_delay is None and rate_limit_strategy is not None:
         # the rate-limit schedule is capped by its own max_delay, not the main one
         max_hint_delay = max(strategy.max_delay, rate_limit_strategy.max_delay)

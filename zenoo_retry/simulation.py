@@ -22,8 +22,13 @@ default one budget / breaker is shared by all clients (one per process, as recom
 """
 from __future__ import annotations
 
+import bisect
+import contextlib
+import functools
+import logging
+import operator
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 from .budget import RetryBudget
@@ -36,13 +41,26 @@ Factory = Callable[[Callable[[], float]], Any]
 
 
 class SimulatedClock:
-    """The simulation's clock: seconds that only move when the simulation moves them."""
+    """The simulation's clock: seconds that only move when the simulation moves them.
+
+    ``read`` is the cheapest callable to hand to the objects under test (a C-level
+    ``partial``, no Python frame per reading); calling the clock itself works too.
+    """
 
     def __init__(self, start: float = 0.0) -> None:
-        self.now = float(start)
+        self._box = [float(start)]
+        self.read: Callable[[], float] = functools.partial(operator.getitem, self._box, 0)
+
+    @property
+    def now(self) -> float:
+        return self._box[0]
+
+    @now.setter
+    def now(self, value: float) -> None:
+        self._box[0] = float(value)
 
     def __call__(self) -> float:
-        return self.now
+        return self._box[0]
 
 
 class ServerDown(ConnectionError):
@@ -68,6 +86,14 @@ class OutageResult:
     per_second: Tuple[int, ...]
     outcomes: Dict[str, int] = field(default_factory=dict)
     sleeps: int = 0
+    #: simulated time of every attempt the server saw, in order
+    attempt_times: Tuple[float, ...] = field(default=(), repr=False)
+    #: when a circuit breaker first opened (breaker scenarios), else None
+    trip_time: Optional[float] = None
+
+    def attempts_after(self, t: float) -> int:
+        """Attempts the server saw strictly after simulated time ``t``."""
+        return len(self.attempt_times) - bisect.bisect_right(self.attempt_times, t)
 
     @property
     def amplification(self) -> float:
@@ -95,6 +121,19 @@ def _check_int(name: str, value: Any, low: int) -> int:
     return value
 
 
+@contextlib.contextmanager
+def _quiet_logs() -> Any:
+    """Tens of thousands of give-ups would each build a WARNING record on the
+    ``zenoo_retry`` logger: silence it for the run (restored afterwards)."""
+    log = logging.getLogger("zenoo_retry")
+    was = log.disabled
+    log.disabled = True
+    try:
+        yield
+    finally:
+        log.disabled = was
+
+
 def simulate_outage(
     label: str = "no budget",
     *,
@@ -119,12 +158,17 @@ def simulate_outage(
         if factory is not None and not callable(factory):
             raise TypeError(f"{name} must be a factory f(clock) -> object, or None; got {factory!r}")
 
-    clock = SimulatedClock()
+    sim = SimulatedClock()
+    clock = sim.read
+    box = sim._box
     per_second = [0] * seconds
+    times: List[float] = []
     sleeps: List[float] = []
 
     def server() -> None:
-        per_second[min(seconds - 1, int(clock.now))] += 1
+        now = box[0]
+        per_second[min(seconds - 1, int(now))] += 1
+        times.append(now)
         raise ServerDown("service unavailable")
 
     shared_budget = budget(clock) if budget is not None and not per_client else None
@@ -144,16 +188,17 @@ def simulate_outage(
     outcomes: Dict[str, int] = {}
     calls = 0
     step = 1.0 / (clients * requests_per_second)
-    for second in range(seconds):
-        for k in range(requests_per_second):
-            for i, call in enumerate(wrappers):
-                clock.now = second + (k * clients + i) * step
-                calls += 1
-                try:
-                    call()
-                except Exception as exc:  # every call fails: count how
-                    name = type(exc).__name__
-                    outcomes[name] = outcomes.get(name, 0) + 1
+    with _quiet_logs():
+        for second in range(seconds):
+            for k in range(requests_per_second):
+                for i, call in enumerate(wrappers):
+                    box[0] = second + (k * clients + i) * step
+                    calls += 1
+                    try:
+                        call()
+                    except Exception as exc:  # every call fails: count how
+                        name = type(exc).__name__
+                        outcomes[name] = outcomes.get(name, 0) + 1
     return OutageResult(
         label=label,
         clients=clients,
@@ -164,13 +209,14 @@ def simulate_outage(
         per_second=tuple(per_second),
         outcomes=outcomes,
         sleeps=len(sleeps),
+        attempt_times=tuple(times),
     )
 
 
 def standard_scenarios(clients: int = 1000, seconds: int = 30, max_attempts: int = 3) -> List[OutageResult]:
     """The README's table: no budget, the default ratio budget, a seed-000 token bucket,
-    ratio budgets per client (to show why one shared budget matters), and - when circuit
-    breakers are available - a breaker."""
+    ratio budgets per client (to show why one shared budget matters), and circuit
+    breakers (alone and with a budget)."""
     common = dict(clients=clients, seconds=seconds, max_attempts=max_attempts)
     results = [
         simulate_outage("no budget", **common),
@@ -195,20 +241,65 @@ def standard_scenarios(clients: int = 1000, seconds: int = 30, max_attempts: int
     return results
 
 
+def simulate_breaker_outage(
+    label: str,
+    *,
+    failure_threshold: int = 5,
+    recovery_timeout: float = 30.0,
+    budget: Optional[Factory] = None,
+    **common: Any,
+) -> OutageResult:
+    """:func:`simulate_outage` with one shared ``CircuitBreaker(failure_threshold,
+    recovery_timeout)`` on the simulated clock; the result's ``trip_time`` is when it first
+    opened, so ``attempts_after(trip_time)`` is the load the server still saw."""
+    from .circuit_breaker import CircuitBreaker
+
+    trips: List[float] = []
+
+    def make(clock: Callable[[], float]) -> Any:
+        def listener(breaker: Any, old: str, new: str) -> None:
+            if new == "open" and not trips:
+                trips.append(clock())
+
+        return CircuitBreaker(failure_threshold, recovery_timeout, clock=clock, listeners=[listener])
+
+    result = simulate_outage(label, breaker=make, budget=budget, **common)
+    return replace(result, trip_time=trips[0] if trips else None)
+
+
 def _breaker_scenarios(common: Dict[str, int]) -> List[OutageResult]:
-    """Breaker rows, when zenoo_retry has circuit breakers with an injectable clock."""
-    return []
+    """Breaker rows: seed 004's defaults, a shorter break (probes during the run), and a
+    breaker together with the default ratio budget."""
+    try:
+        from . import circuit_breaker  # noqa: F401
+    except ImportError:  # pragma: no cover - breakers not built
+        return []
+    return [
+        simulate_breaker_outage("CircuitBreaker(5, 30.0) shared", **common),
+        simulate_breaker_outage("CircuitBreaker(5, 5.0) shared", recovery_timeout=5.0, **common),
+        simulate_breaker_outage(
+            "CircuitBreaker(5, 5.0) + RetryBudget.ratio()",
+            recovery_timeout=5.0,
+            budget=lambda clock: RetryBudget.ratio(clock=clock),
+            **common,
+        ),
+    ]
+
+
+def _ratio(x: float) -> str:
+    return f"{x:.3f}x" if x == 0 or x >= 0.01 else f"{x:.5f}x"
 
 
 def format_table(results: Sequence[OutageResult]) -> str:
     """A markdown table of results."""
     lines = [
-        "| retry policy (3 attempts) | calls | server attempts | amplification | last 10 s |",
-        "|---|---:|---:|---:|---:|",
+        "| retry policy (3 attempts) | calls | server attempts | amplification | last 10 s | after the trip |",
+        "|---|---:|---:|---:|---:|---:|",
     ]
     for r in results:
         tail = r.amplification_between(max(0, r.seconds - 10))
-        lines.append(f"| {r.label} | {r.calls:,} | {r.attempts:,} | {r.amplification:.3f}x | {tail:.3f}x |")
+        trip = "—" if r.trip_time is None else f"{r.attempts_after(r.trip_time):,} (trip at {r.trip_time:.3f} s)"
+        lines.append(f"| {r.label} | {r.calls:,} | {r.attempts:,} | {_ratio(r.amplification)} | {_ratio(tail)} | {trip} |")
     return "\n".join(lines)
 
 

@@ -171,3 +171,31 @@ zr_status zr_adaptive_reset(const zr_adaptive_config *cfg, zr_adaptive_state *st
     if (rc != ZR_OK) return rc;
     return zr_adaptive_init(cfg, state);
 }
+
+zr_status zr_adaptive_repair(const zr_adaptive_config *cfg, zr_adaptive_state *state,
+                             int *changed)
+{
+    if (state == NULL || zr_adaptive_validate(cfg, NULL) != ZR_OK) return ZR_EINVAL;
+    if (state->magic != ZR_ADAPTIVE_STATE_MAGIC) {
+        if (changed) *changed = 1;
+        return zr_adaptive_init(cfg, state);
+    }
+    int fixed = 0;
+    if (state->head >= cfg->window) {
+        state->head = 0;
+        fixed = 1;
+    }
+    if (state->count > cfg->window) {
+        state->count = cfg->window;
+        fixed = 1;
+    }
+    uint32_t ones = 0;
+    for (uint32_t k = 1; k <= state->count; k++)
+        ones += (uint32_t)bit_get(state, (state->head + cfg->window - k) % cfg->window);
+    if (ones != state->successes) {
+        state->successes = ones;
+        fixed = 1;
+    }
+    if (changed) *changed = fixed;
+    return ZR_OK;
+}

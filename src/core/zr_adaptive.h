@@ -70,6 +70,13 @@ zr_status zr_adaptive_init(const zr_adaptive_config *cfg, zr_adaptive_state *sta
  * ZR_ECORRUPT otherwise. Meant for a state found in shared memory. */
 zr_status zr_adaptive_check(const zr_adaptive_config *cfg, const zr_adaptive_state *state);
 
+/* Bring a state back within its invariants (a writer died mid-update, or
+ * zr_adaptive_check found it corrupt): an uninitialised state is re-initialised, head and
+ * count are clamped to the window and successes recounted from the bits. *changed (if not
+ * NULL) is 1 when anything had to be fixed. Afterwards zr_adaptive_check returns ZR_OK. */
+zr_status zr_adaptive_repair(const zr_adaptive_config *cfg, zr_adaptive_state *state,
+                             int *changed);
+
 /* Remember one outcome (success != 0), forgetting the oldest when the window is full. */
 zr_status zr_adaptive_record(const zr_adaptive_config *cfg, zr_adaptive_state *state,
                              int success);

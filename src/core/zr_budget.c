@@ -159,6 +159,10 @@ static zr_status usable(const zr_budget_config *cfg, const zr_budget_state *s, d
 {
     if (cfg == NULL || s == NULL || !isfinite(now)) return ZR_EINVAL;
     if (s->magic != ZR_BUDGET_STATE_MAGIC || s->mode != (uint32_t)cfg->mode) return ZR_EINVAL;
+    /* a corrupted head could overflow the epoch arithmetic: refuse it (zr_budget_repair) */
+    if (cfg->mode == ZR_BUDGET_RATIO &&
+        (s->head_epoch < -EPOCH_LIMIT || s->head_epoch > EPOCH_LIMIT))
+        return ZR_EINVAL;
     return ZR_OK;
 }
 
@@ -388,5 +392,56 @@ zr_status zr_budget_adopt(const zr_budget_config *cfg, zr_budget_state *state, d
                       ? (double)(state->total_returned - seen_returned) : 0.0;
     state->tokens = zr_clamp(tokens - spent + back, 0.0, cfg->capacity);
     if (now + hold > state->last_refill) state->last_refill = now + hold;
+    return ZR_OK;
+}
+
+zr_status zr_budget_repair(const zr_budget_config *cfg, zr_budget_state *state, double now,
+                           int *changed)
+{
+    if (state == NULL || !isfinite(now) || zr_budget_validate(cfg, NULL) != ZR_OK)
+        return ZR_EINVAL;
+    int fixed = 0;
+    if (state->magic != ZR_BUDGET_STATE_MAGIC || state->mode != (uint32_t)cfg->mode) {
+        if (changed) *changed = 1;
+        return zr_budget_init(cfg, state, now);
+    }
+    if (cfg->mode == ZR_BUDGET_TOKEN) {
+        if (!(state->tokens >= 0.0 && state->tokens <= cfg->capacity)) {
+            /* an in-range value is written whole (one aligned 8-byte store); anything else
+             * is garbage, and the safe side of a retry budget is no retry until it refills */
+            state->tokens = 0.0;
+            fixed = 1;
+        }
+        if (!isfinite(state->last_refill)) {
+            state->last_refill = now;
+            fixed = 1;
+        }
+    }
+    else {
+        if (state->head_epoch < -EPOCH_LIMIT || state->head_epoch > EPOCH_LIMIT) {
+            state->head_epoch = epoch_of(cfg, now);
+            fixed = 1;
+        }
+        int64_t head = state->head_epoch;
+        uint64_t req = 0, ret = 0;
+        for (uint32_t k = 0; k < cfg->buckets; k++) {
+            int64_t ep = head - (int64_t)k;
+            zr_budget_slot *slot = &state->slots[slot_of(cfg, ep)];
+            if (slot->epoch != ep) { /* a slice from outside the window: empty it */
+                slot->epoch = ep;
+                slot->requests = 0;
+                slot->retries = 0;
+                fixed = 1;
+            }
+            req = zr_sat_add_u64(req, slot->requests);
+            ret = zr_sat_add_u64(ret, slot->retries);
+        }
+        if (req != state->window_requests || ret != state->window_retries) {
+            state->window_requests = req;
+            state->window_retries = ret;
+            fixed = 1;
+        }
+    }
+    if (changed) *changed = fixed;
     return ZR_OK;
 }

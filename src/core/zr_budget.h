@@ -117,6 +117,17 @@ zr_status zr_budget_init(const zr_budget_config *cfg, zr_budget_state *state, do
  * otherwise. Meant for a state found in shared memory. */
 zr_status zr_budget_check(const zr_budget_config *cfg, const zr_budget_state *state);
 
+/* Bring a state back within its invariants after a writer died mid-update (a robust
+ * shared-memory lock reported a dead holder) or after zr_budget_check found it corrupt:
+ * a state not initialised for cfg's mode is re-initialised at `now`; tokens outside
+ * [0, capacity] (or NaN) become 0 - the safe side: no retry until the bucket refills; a
+ * non-finite refill mark becomes `now`; ratio slices
+ * outside the window are emptied and the window sums recomputed from the slices.
+ * *changed (if not NULL) is 1 when anything had to be fixed. Afterwards zr_budget_check
+ * returns ZR_OK. ZR_EINVAL for a bad cfg, a NULL state or a non-finite now. */
+zr_status zr_budget_repair(const zr_budget_config *cfg, zr_budget_state *state, double now,
+                           int *changed);
+
 /* A logical call starts (its first attempt). RATIO: counts one request in the slice of
  * `now`. TOKEN: only counts it in total_requests; `now` is not used (refill is lazy, and
  * refilling later gives exactly the same tokens), so a caller may skip reading a clock.

@@ -73,21 +73,9 @@ zr_status zr_shared_budget_repair(void *payload, void *arg)
     zr_budget_state *s = payload;
     if (s->magic != ZR_BUDGET_STATE_MAGIC || s->mode != (uint32_t)a->cfg->mode)
         return ZR_ECORRUPT;
-    if (a->cfg->mode == ZR_BUDGET_TOKEN) {
-        /* an in-range value was written whole (aligned 8-byte store); anything else is
-         * garbage: the safe side of a retry budget is no retry until it refills */
-        if (!(s->tokens >= 0.0 && s->tokens <= a->cfg->capacity)) s->tokens = 0.0;
-        if (!isfinite(s->last_refill)) s->last_refill = a->now;
-    }
-    else {
-        uint64_t req = 0, ret = 0;
-        for (uint32_t i = 0; i < a->cfg->buckets && i < ZR_BUDGET_MAX_BUCKETS; i++) {
-            req = zr_sat_add_u64(req, s->slots[i].requests);
-            ret = zr_sat_add_u64(ret, s->slots[i].retries);
-        }
-        s->window_requests = req;
-        s->window_retries = ret;
-    }
+    /* tokens out of range -> 0 (no retry until refill), window sums recomputed, slices
+     * outside the window emptied: zr_budget_repair */
+    if (zr_budget_repair(a->cfg, s, a->now, NULL) != ZR_OK) return ZR_ECORRUPT;
     return zr_budget_check(a->cfg, s) == ZR_OK ? ZR_OK : ZR_ECORRUPT;
 }
 
@@ -114,16 +102,8 @@ zr_status zr_shared_adaptive_repair(void *payload, void *cfg)
 {
     const zr_adaptive_config *c = cfg;
     zr_adaptive_state *s = payload;
-    if (s->magic != ZR_ADAPTIVE_STATE_MAGIC || c->window == 0 ||
-        c->window > ZR_ADAPTIVE_MAX_WINDOW)
-        return ZR_ECORRUPT;
-    if (s->head >= c->window) s->head = 0;
-    if (s->count > c->window) s->count = c->window;
-    uint32_t ones = 0;
-    for (uint32_t k = 1; k <= s->count; k++) {
-        uint32_t i = (s->head + c->window - k) % c->window;
-        ones += (uint32_t)((s->bits[i / 64] >> (i % 64)) & 1u);
-    }
-    s->successes = ones;
+    if (s->magic != ZR_ADAPTIVE_STATE_MAGIC) return ZR_ECORRUPT;
+    /* head/count clamped to the window, successes recounted from the bits */
+    if (zr_adaptive_repair(c, s, NULL) != ZR_OK) return ZR_ECORRUPT;
     return zr_adaptive_check(c, s) == ZR_OK ? ZR_OK : ZR_ECORRUPT;
 }

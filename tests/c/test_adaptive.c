@@ -225,8 +225,48 @@ static void jitter(void)
     CHECK(capped);
 }
 
+static void repair(void)
+{
+    zr_adaptive_config c;
+    zr_adaptive_config_default(&c);
+    static zr_adaptive_state s;
+    int changed = -1;
+    CHECK(zr_adaptive_init(&c, &s) == ZR_OK);
+    for (int i = 0; i < 150; i++) (void)zr_adaptive_record(&c, &s, i % 3 == 0);
+    CHECK(zr_adaptive_repair(&c, &s, &changed) == ZR_OK && changed == 0);
+    s.successes += 5; /* died between the bit and the count */
+    CHECK(zr_adaptive_check(&c, &s) == ZR_ECORRUPT);
+    CHECK(zr_adaptive_repair(&c, &s, &changed) == ZR_OK && changed == 1);
+    CHECK(zr_adaptive_check(&c, &s) == ZR_OK);
+    s.head = 5000;
+    s.count = 7000;
+    CHECK(zr_adaptive_repair(&c, &s, &changed) == ZR_OK && changed);
+    CHECK(zr_adaptive_check(&c, &s) == ZR_OK && s.count == 100 && s.head == 0);
+    s.magic = 0;
+    CHECK(zr_adaptive_repair(&c, &s, &changed) == ZR_OK && changed && s.count == 0);
+    CHECK(zr_adaptive_repair(NULL, &s, &changed) == ZR_EINVAL);
+    uint64_t x = 7;
+    int bad = 0;
+    for (int round = 0; round < 500; round++) {
+        (void)zr_adaptive_init(&c, &s);
+        unsigned char *bytes = (unsigned char *)&s;
+        for (int k = 0; k < 6; k++) {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            bytes[x % 32] = (unsigned char)(x >> 40); /* the header fields */
+        }
+        double d;
+        if (zr_adaptive_repair(&c, &s, NULL) != ZR_OK || zr_adaptive_check(&c, &s) != ZR_OK ||
+            zr_adaptive_raw_delay(&c, &s, 3, &d) != ZR_OK || !(d >= 0.0 && d <= 60.0))
+            bad++;
+    }
+    CHECK(bad == 0);
+}
+
 void suite_adaptive(void)
 {
+    repair();
     validation();
     formula();
     window_vs_reference();
