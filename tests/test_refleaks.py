@@ -530,13 +530,17 @@ def metrics_paths():
     f = z.retry(max_attempts=3, delay=0, metrics=m, name="op")(Flaky(1))
     g = z.async_retry(max_attempts=3, delay=0, metrics=m, name="aop")(AsyncFlaky(1))
 
+    # execute_with_metrics caches a wrapper per (function, policy): reuse them, as callers do
+    flaky, aflaky = Flaky(1), AsyncFlaky(1)
+    policy = z.RetryPolicy(z.FixedDelayStrategy(delay=0))
+
     def call():
         f()
         run(g())
         m.get_stats()
         m.operation("op")
-        z.execute_with_metrics(Flaky(1), z.RetryPolicy(z.FixedDelayStrategy(delay=0)))
-        run(z.async_execute_with_metrics(AsyncFlaky(1), z.RetryPolicy(z.FixedDelayStrategy(delay=0))))
+        z.execute_with_metrics(flaky, policy)
+        run(z.async_execute_with_metrics(aflaky, policy))
         _core.metrics_snapshot([m.operation("op")])
 
     return call, (m, f, g)
