@@ -27,9 +27,11 @@ typedef struct {
 
 /* ---- the one lock/unlock pair -------------------------------------------------------- */
 
-/* Take exclusive access to *self->state (and the generator). In-process the GIL
- * serialises callers and nothing between the pair calls into Python, so it is a no-op;
- * issue 5 swaps in the shared segment's robust mutex. 0, or -1 with an exception set. */
+/* Take exclusive access to *self->state (and the generator). A private state needs
+ * nothing: the GIL serialises callers and nothing between the pair calls into Python or
+ * releases the GIL. A state in a shared segment (shared="name") takes the segment's
+ * robust mutex, which repairs the state if the previous holder died. 0, or -1 with an
+ * exception set. */
 static int adaptive_lock(zr_AdaptiveObject *self)
 {
     if (ZR_LIKELY(self->shm == NULL)) return 0;

@@ -34,11 +34,12 @@ typedef struct {
 
 /* ---- the one lock/unlock pair -------------------------------------------------------- */
 
-/* Take exclusive access to *self->state. In-process the state is private to this object
- * and the GIL serialises every caller: nothing between budget_lock and budget_unlock calls
- * into Python or releases the GIL, so the pair is a no-op. Issue 5 swaps in zr_shm_lock /
- * zr_shm_unlock on the segment that holds *state (repairing the state when the lock reports
- * a dead holder). Returns 0, or -1 with an exception set. */
+/* Take exclusive access to *self->state. A private state needs nothing: the GIL
+ * serialises every caller and nothing between budget_lock and budget_unlock calls into
+ * Python or releases the GIL. A state in a shared segment (shared="name", issue 5) takes
+ * the segment's robust mutex (which repairs the state when the previous holder died) and
+ * folds the lock-free request tally into the state. Returns 0, or -1 with an exception
+ * set. */
 static int budget_lock(zr_RetryBudgetObject *self)
 {
     if (ZR_LIKELY(self->shm == NULL)) return 0;

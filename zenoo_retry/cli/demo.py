@@ -148,11 +148,11 @@ def _reason(exc: BaseException) -> str:
 # --- one run ---------------------------------------------------------------------------
 @dataclass
 class Config:
-    duration: float = 7.0
+    duration: float = 6.0
     clients: int = 50
     rate: float = 4.0  # logical requests per second per client
     faults: Faults = field(default_factory=lambda: Faults(error_rate=0.1, latency=0.005,
-                                                          outage=(2.5, 4.8), rate_limit=600.0))
+                                                          outage=(2.0, 4.3), rate_limit=600.0))
     seed: int = 7
     connections: int = 100
 
@@ -511,7 +511,7 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     p.add_argument("--latency", type=non_negative_float, default=d.faults.latency, metavar="S",
                    help=f"server latency in seconds (default {d.faults.latency:g})")
     p.add_argument("--outage", type=_outage, default=d.faults.outage, metavar="START:END",
-                   help="full outage window, seconds into each run, or 'none' (default 2.5:4.8)")
+                   help="full outage window, seconds into each run, or 'none' (default 2:4.3)")
     p.add_argument("--rate-limit", type=non_negative_float, default=d.faults.rate_limit, metavar="R",
                    help=f"server capacity in req/s; more gets 429 + Retry-After; 0 = none "
                         f"(default {d.faults.rate_limit:g})")

@@ -16,7 +16,7 @@ from .options import CLIError
 
 EPILOG = """commands:
   demo   a flaky HTTP service on 127.0.0.1 driven by many clients under five policies:
-         what retries cost the server, what backoff, budgets and breakers save (~45 s)
+         what retries cost the server, what backoff, budgets and breakers save (~30 s)
   run    retry a shell command:  zenoo-retry run --attempts 5 --policy network -- curl -fsS URL
   plan   what a policy will do: delay per attempt (p5/p50/p95 of the real jitter), worst case
 
