@@ -746,7 +746,7 @@ def quiet_logs():
 # normal builds of CPython 3.10-3.13 - not diagnosed yet (a real leak on a timing-dependent
 # path - a cancelled sleep, a breaker awaitable - or asyncio's lazily purged cancelled
 # timers). Skipped under the sanitizers only.
-SANITIZER_OPEN = {"async_cancellation_during_sleep", "breaker_async_decorator"}
+SANITIZER_OPEN = {"async_cancellation_during_sleep", "breaker_async_decorator", "breaker_on_async_functions"}
 
 
 @pytest.mark.parametrize("name, build", ALL_CASES, ids=[c[0] for c in ALL_CASES])
