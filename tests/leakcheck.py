@@ -20,6 +20,7 @@ leaked object per call is ``round_calls`` objects per round) and not flaky.
 from __future__ import annotations
 
 import gc
+import os
 import sys
 import tracemalloc
 from collections import Counter
@@ -88,6 +89,11 @@ def assert_no_leak(
         max_objects = round_calls // 4
     if max_bytes is None:
         max_bytes = round_calls * 16
+    if os.environ.get("ZR_SANITIZED") == "1":
+        # under scripts/sanitize.sh (ASan, PYTHONMALLOC=malloc) traced memory drifts by tens
+        # of bytes per call in several async cases that are clean on normal builds: only
+        # the exact measures (objects by type, refcounts) are checked there
+        max_bytes = 1 << 62
     started = not tracemalloc.is_tracing()
     if started:
         tracemalloc.start()
