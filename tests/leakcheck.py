@@ -88,12 +88,11 @@ def assert_no_leak(
     if max_objects is None:
         max_objects = round_calls // 4
     if max_bytes is None:
-        max_bytes = round_calls * 16
-    if os.environ.get("ZR_SANITIZED") == "1":
         # under scripts/sanitize.sh (ASan, PYTHONMALLOC=malloc) traced memory drifts by tens
-        # of bytes per call in several async cases that are clean on normal builds: only
-        # the exact measures (objects by type, refcounts) are checked there
-        max_bytes = 1 << 62
+        # of bytes per call in several async cases that are clean on normal builds: by
+        # default only the exact measures (objects by type, refcounts) are checked there
+        sanitized = os.environ.get("ZR_SANITIZED") == "1"
+        max_bytes = (1 << 62) if sanitized else round_calls * 16
     started = not tracemalloc.is_tracing()
     if started:
         tracemalloc.start()
