@@ -527,6 +527,8 @@ async def test_async_calls_through_a_shared_breaker(shm_dir):
 def test_no_leaks_on_shared_objects(shm_dir):
     """Opening, using, failing to open and freeing shared objects leaks no references,
     memory, file descriptors or mappings."""
+    if os.environ.get("ZR_SANITIZED") == "1":  # issue 9: ASan maps regions of its own meanwhile
+        pytest.skip("mapping counts are not stable under AddressSanitizer")
     from leakcheck import assert_no_leak
 
     def fds_and_maps():
