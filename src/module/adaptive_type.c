@@ -290,23 +290,6 @@ static int Adaptive_init(zr_AdaptiveObject *self, PyObject *args, PyObject *kwds
 
 /* ---- methods ------------------------------------------------------------------------- */
 
-static int parse_attempt(PyObject *obj, uint64_t *out)
-{
-    if (!PyLong_Check(obj) || PyBool_Check(obj)) {
-        PyErr_Format(PyExc_TypeError, "attempt must be an int, got %R", obj);
-        return -1;
-    }
-    int overflow = 0;
-    long long v = PyLong_AsLongLongAndOverflow(obj, &overflow);
-    if (v == -1 && PyErr_Occurred()) return -1;
-    if (overflow < 0 || (overflow == 0 && v < 1)) {
-        PyErr_Format(PyExc_ValueError, "attempt must be >= 1, got %R", obj);
-        return -1;
-    }
-    *out = overflow > 0 ? UINT64_MAX : (uint64_t)v;
-    return 0;
-}
-
 static PyObject *Adaptive_get_delay(zr_AdaptiveObject *self, PyObject *args, PyObject *kwds)
 {
     static char *kwlist[] = {"attempt", "previous", NULL};
@@ -315,7 +298,7 @@ static PyObject *Adaptive_get_delay(zr_AdaptiveObject *self, PyObject *args, PyO
                                      &prev_obj))
         return NULL;
     uint64_t attempt;
-    if (parse_attempt(attempt_obj, &attempt) < 0) return NULL;
+    if (zr_parse_attempt(attempt_obj, &attempt) < 0) return NULL;
     double prev = -1.0;
     if (prev_obj != Py_None && as_double("previous", prev_obj, &prev) < 0) return NULL;
     if (isnan(prev)) prev = -1.0;
@@ -327,7 +310,7 @@ static PyObject *Adaptive_get_delay(zr_AdaptiveObject *self, PyObject *args, PyO
 static PyObject *Adaptive_raw_delay(zr_AdaptiveObject *self, PyObject *attempt_obj)
 {
     uint64_t attempt;
-    if (parse_attempt(attempt_obj, &attempt) < 0) return NULL;
+    if (zr_parse_attempt(attempt_obj, &attempt) < 0) return NULL;
     if (adaptive_lock(self) < 0) return NULL;
     double d = 0.0;
     zr_status rc = zr_adaptive_raw_delay(&self->acfg, self->state, attempt, &d);

@@ -237,7 +237,7 @@ int zr_backoff_object_delay(zr_BackoffObject *self, uint64_t attempt, double pre
 }
 
 /* Parse an attempt number (int >= 1). */
-static int parse_attempt(PyObject *obj, uint64_t *out)
+int zr_parse_attempt(PyObject *obj, uint64_t *out)
 {
     if (!PyLong_Check(obj) || PyBool_Check(obj)) {
         PyErr_Format(PyExc_TypeError, "attempt must be an int, got %R", obj);
@@ -262,7 +262,7 @@ static PyObject *Backoff_get_delay(zr_BackoffObject *self, PyObject *args, PyObj
                                      &prev_obj))
         return NULL;
     uint64_t attempt;
-    if (parse_attempt(attempt_obj, &attempt) < 0) return NULL;
+    if (zr_parse_attempt(attempt_obj, &attempt) < 0) return NULL;
     double prev = -1.0;
     if (prev_obj != Py_None && as_double("previous", prev_obj, &prev) < 0) return NULL;
     double d;
@@ -273,7 +273,7 @@ static PyObject *Backoff_get_delay(zr_BackoffObject *self, PyObject *args, PyObj
 static PyObject *Backoff_raw_delay(zr_BackoffObject *self, PyObject *attempt_obj)
 {
     uint64_t attempt;
-    if (parse_attempt(attempt_obj, &attempt) < 0) return NULL;
+    if (zr_parse_attempt(attempt_obj, &attempt) < 0) return NULL;
     if (self->cfg.schedule == ZR_SCHEDULE_CUSTOM) {
         /* no jitter, capped; the configuration is never modified (the callable may
          * re-enter get_delay or re-initialise self while it runs) */

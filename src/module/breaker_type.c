@@ -39,23 +39,7 @@ static int cb_now(zr_CircuitBreakerObject *cb, double *now)
         *now = cb->precise ? zr_clock_monotonic() : zr_clock_coarse();
         return 0;
     }
-    PyObject *fn = Py_NewRef(cb->clock);
-    PyObject *r = PyObject_CallNoArgs(fn);
-    Py_DECREF(fn);
-    if (r == NULL) return -1;
-    double v = PyFloat_AsDouble(r);
-    if (v == -1.0 && PyErr_Occurred()) {
-        Py_DECREF(r);
-        return -1;
-    }
-    if (!isfinite(v)) {
-        PyErr_Format(PyExc_ValueError, "clock must return a finite number, got %R", r);
-        Py_DECREF(r);
-        return -1;
-    }
-    Py_DECREF(r);
-    *now = v;
-    return 0;
+    return zr_call_clock(cb->clock, "clock", now);
 }
 
 /* Tell every listener about a mode change. Listener errors go to sys.unraisablehook; an

@@ -89,23 +89,7 @@ static int budget_now(zr_RetryBudgetObject *self, double *now)
         *now = budget_default_now();
         return 0;
     }
-    PyObject *fn = Py_NewRef(self->clock);
-    PyObject *r = PyObject_CallNoArgs(fn);
-    Py_DECREF(fn);
-    if (r == NULL) return -1;
-    double v = PyFloat_AsDouble(r);
-    if (v == -1.0 && PyErr_Occurred()) {
-        Py_DECREF(r);
-        return -1;
-    }
-    if (!isfinite(v)) {
-        PyErr_Format(PyExc_ValueError, "budget clock must return a finite number, got %R", r);
-        Py_DECREF(r);
-        return -1;
-    }
-    Py_DECREF(r);
-    *now = v;
-    return 0;
+    return zr_call_clock(self->clock, "budget clock", now);
 }
 
 /* Run one operation on the state under the lock. `n` is the token count (ACQUIRE,

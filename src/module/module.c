@@ -70,6 +70,27 @@ static int add_type(PyObject *module, PyType_Spec *spec, PyObject *base, PyTypeO
     return 0;
 }
 
+int zr_call_clock(PyObject *clock, const char *what, double *now)
+{
+    PyObject *fn = Py_NewRef(clock); /* the call may drop the owner's reference */
+    PyObject *r = PyObject_CallNoArgs(fn);
+    Py_DECREF(fn);
+    if (r == NULL) return -1;
+    double v = PyFloat_AsDouble(r);
+    if (v == -1.0 && PyErr_Occurred()) {
+        Py_DECREF(r);
+        return -1;
+    }
+    if (!isfinite(v)) {
+        PyErr_Format(PyExc_ValueError, "%s must return a finite number, got %R", what, r);
+        Py_DECREF(r);
+        return -1;
+    }
+    Py_DECREF(r);
+    *now = v;
+    return 0;
+}
+
 static PyObject *import_attr(const char *modname, const char *attr)
 {
     PyObject *mod = PyImport_ImportModule(modname);

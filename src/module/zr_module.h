@@ -430,6 +430,15 @@ extern PyGetSetDef zr_retrying_getset[];
 
 /* --- helpers (module.c) ------------------------------------------------------------ */
 
+/* Call a user clock: 0 with *now set to its finite reading, or -1 with an exception set
+ * (the call failed, or returned a non-number / non-finite value; `what` names the clock in
+ * the message). Holds its own reference to `clock` across the call. */
+int zr_call_clock(PyObject *clock, const char *what, double *now);
+
+/* Parse an attempt number (int >= 1; huge ints saturate): 0, or -1 with TypeError /
+ * ValueError set. Defined in backoff_type.c. */
+int zr_parse_attempt(PyObject *obj, uint64_t *out);
+
 /* The module state reached from a type created by this module (or a subclass of one). */
 zr_module_state *zr_state_from_type(PyTypeObject *tp);
 
