@@ -5,16 +5,10 @@
  */
 #include "zr_module.h"
 
-static PyObject *AsyncRetrying_vectorcall(PyObject *callable, PyObject *const *args,
-                                          size_t nargsf, PyObject *kwnames)
-{
-    return zr_retry_awaitable_new((zr_RetryingObject *)callable, args, nargsf, kwnames);
-}
-
 static int AsyncRetrying_init(zr_RetryingObject *self, PyObject *args, PyObject *kwds)
 {
     if (zr_retrying_init_fields(self, args, kwds, "AsyncRetrying") < 0) return -1;
-    self->vectorcall = AsyncRetrying_vectorcall;
+    self->vectorcall = zr_retry_awaitable_new; /* calls make awaitables directly */
     return 0;
 }
 

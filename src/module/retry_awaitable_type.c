@@ -19,7 +19,8 @@ enum { PH_INIT, PH_ATTEMPT, PH_HOOK, PH_SLEEP, PH_DONE };
 
 typedef struct {
     PyObject_HEAD
-    zr_RetryingObject *owner; /* the AsyncRetrying: func + spec */
+    zr_RetryingObject *owner; /* the AsyncRetrying (func + spec) while a call runs, else NULL */
+    PyObject *func;           /* the wrapped function (names), kept after the call */
     PyObject **argv;          /* argv[0] is scratch (PY_VECTORCALL_ARGUMENTS_OFFSET) */
     Py_ssize_t nargs;
     PyObject *kwnames;
@@ -32,42 +33,144 @@ typedef struct {
     double delay;
     int phase;
     int running; /* inside send/throw/close: re-entry (from a hook) is refused */
+    int fast;    /* the next send may run the first attempt in place: not started yet, not
+                  * running, simple spec, function with a vectorcall entry */
     PyObject *inline_argv[ZR_INLINE_ARGS + 1];
 } zr_RetryAwaitableObject;
 
-PyObject *zr_retry_awaitable_new(zr_RetryingObject *owner, PyObject *const *args, size_t nargsf,
-                                 PyObject *kwnames)
+/* A fresh (or freelist) awaitable with empty call fields, or NULL with an exception. */
+static zr_RetryAwaitableObject *alloc_awaitable(zr_module_state *st, PyTypeObject *tp)
 {
-    zr_module_state *st = owner->spec->st;
-    PyTypeObject *tp = st->RetryAwaitable_Type;
+    zr_RetryAwaitableObject *self;
+    if (st->awaitable_free > 0) {
+        /* recycled: untracked, every field empty and argv inline, as dealloc left it;
+         * same type, whose reference it takes again */
+        self = (zr_RetryAwaitableObject *)st->awaitable_freelist[--st->awaitable_free];
+#ifdef Py_REF_DEBUG
+        (void)PyObject_Init((PyObject *)self, tp);
+#else
+        Py_INCREF(tp);
+        Py_SET_REFCNT(self, 1);
+#endif
+        return self;
+    }
+    if ((self = PyObject_GC_New(zr_RetryAwaitableObject, tp)) == NULL) return NULL;
+    self->owner = NULL;
+    self->func = NULL;
+    self->nargs = 0;
+    self->kwnames = NULL;
+    self->argv = self->inline_argv;
+    self->inner = self->token = self->fut = self->timer = NULL;
+    self->weakreflist = NULL;
+    return self;
+}
+
+/* The awaitable for one call of `owner`.
+ *
+ * Each AsyncRetrying keeps one "idle" awaitable: when the interpreter has dropped it after
+ * a finished call (its reference count is back to the owner's single reference, and no
+ * weak reference can see it) the next call reuses it in place instead of allocating and
+ * later deallocating one, which is most of the cost of the success path. Only an object
+ * nobody else can observe is reused, and a finished call has already released its
+ * arguments and its owner (release_call), so the idle object holds no cycle with the
+ * owner. Concurrent calls (several awaitables alive at once) get ordinary objects. */
+static ZR_NOINLINE PyObject *awaitable_new_general(zr_RetryingObject *owner, PyObject *const *args,
+                                      size_t nargsf, PyObject *kwnames)
+{
+    zr_RetrySpecObject *spec = owner->spec;
     Py_ssize_t nargs = PyVectorcall_NARGS(nargsf);
     Py_ssize_t total = nargs + (kwnames ? PyTuple_GET_SIZE(kwnames) : 0);
     PyObject **argv = NULL;
     if (total > ZR_INLINE_ARGS && (argv = PyMem_New(PyObject *, (size_t)total + 1)) == NULL)
         return PyErr_NoMemory();
-    zr_RetryAwaitableObject *self;
-    if (st->awaitable_free > 0) { /* recycled: memory and GC header kept, untracked */
-        self = (zr_RetryAwaitableObject *)st->awaitable_freelist[--st->awaitable_free];
-        (void)PyObject_Init((PyObject *)self, tp); /* takes the type reference */
+    zr_RetryAwaitableObject *self = (zr_RetryAwaitableObject *)owner->idle;
+#ifndef Py_GIL_DISABLED /* the reference count test needs the GIL */
+    if (self != NULL && Py_REFCNT(self) == 1 && self->phase == PH_DONE && self->owner == NULL &&
+        self->weakreflist == NULL) {
+        Py_INCREF(self); /* reused: tracked, call fields empty (release_call) */
     }
-    else if ((self = PyObject_GC_New(zr_RetryAwaitableObject, tp)) == NULL) {
-        PyMem_Free(argv);
-        return NULL;
+    else
+#endif
+    {
+        zr_module_state *st = spec->st;
+        if ((self = alloc_awaitable(st, st->RetryAwaitable_Type)) == NULL) {
+            PyMem_Free(argv);
+            return NULL;
+        }
     }
-    self->argv = argv ? argv : self->inline_argv;
+    if (argv != NULL) self->argv = argv;
     self->argv[0] = NULL;
     for (Py_ssize_t i = 0; i < total; i++) self->argv[i + 1] = Py_NewRef(args[i]);
     self->nargs = nargs;
     self->kwnames = kwnames ? Py_NewRef(kwnames) : NULL;
     self->owner = (zr_RetryingObject *)Py_NewRef(owner);
-    self->inner = self->token = self->fut = self->timer = NULL;
-    self->weakreflist = NULL;
+    if (self->func != owner->func) Py_XSETREF(self->func, Py_XNewRef(owner->func));
     self->delay = 0.0;
     self->phase = PH_INIT;
     self->running = 0;
+    self->fast = spec->simple && owner->func_vectorcall != NULL;
     memset(&self->call, 0, sizeof self->call);
-    PyObject_GC_Track(self);
+    if (!PyObject_GC_IsTracked((PyObject *)self)) PyObject_GC_Track(self);
     return (PyObject *)self;
+}
+
+PyObject *zr_retry_awaitable_new(PyObject *callable, PyObject *const *args, size_t nargsf,
+                                 PyObject *kwnames)
+{
+    zr_RetryingObject *owner = (zr_RetryingObject *)callable;
+#ifndef Py_GIL_DISABLED
+    /* the common case, kept small: positional arguments only and the idle object free */
+    zr_RetryAwaitableObject *self = (zr_RetryAwaitableObject *)owner->idle;
+    Py_ssize_t nargs = PyVectorcall_NARGS(nargsf);
+    if (ZR_LIKELY(self != NULL && kwnames == NULL && nargs <= ZR_INLINE_ARGS &&
+                  Py_REFCNT(self) == 1 && self->phase == PH_DONE && self->owner == NULL &&
+                  self->weakreflist == NULL && self->func == owner->func)) {
+        Py_INCREF(self); /* tracked; argv inline and empty (release_call) */
+        for (Py_ssize_t i = 0; i < nargs; i++) self->inline_argv[i + 1] = Py_NewRef(args[i]);
+        self->nargs = nargs;
+        self->owner = (zr_RetryingObject *)Py_NewRef(owner);
+        self->delay = 0.0;
+        self->phase = PH_INIT;
+        self->fast = owner->spec->simple && owner->func_vectorcall != NULL;
+        memset(&self->call, 0, sizeof self->call);
+        return (PyObject *)self;
+    }
+#endif
+    return awaitable_new_general(owner, args, nargsf, kwnames);
+}
+
+/* A call of `owner` is over: unless the owner's idle awaitable is free for the next call
+ * (finished, referenced by the owner alone), this one takes its place. Replacing a free
+ * one never happens, so no object is deallocated here unless it was abandoned unawaited
+ * (then its arguments go, which may run arbitrary code). */
+static inline void adopt_as_idle(zr_RetryAwaitableObject *self, zr_RetryingObject *owner)
+{
+    PyObject *idle = owner->idle;
+    if (idle != (PyObject *)self &&
+        (idle == NULL || Py_REFCNT(idle) > 1 ||
+         ((zr_RetryAwaitableObject *)idle)->phase != PH_DONE))
+        Py_XSETREF(owner->idle, Py_NewRef((PyObject *)self));
+}
+
+/* A call is over: drop its arguments and its owner (so that an idle awaitable holds no
+ * cycle with its owner, and arguments are not kept alive by a finished awaitable). The
+ * owner goes last, as that may free it (and clear its idle reference to this object).
+ * `adopt`: offer this object to the owner as its idle awaitable (not from dealloc). */
+static void release_call(zr_RetryAwaitableObject *self, int adopt)
+{
+    Py_ssize_t n = self->nargs + (self->kwnames ? PyTuple_GET_SIZE(self->kwnames) : 0);
+    PyObject *kw = self->kwnames, *owner = (PyObject *)self->owner;
+    if (owner != NULL && adopt) adopt_as_idle(self, self->owner);
+    self->nargs = 0;
+    self->kwnames = NULL;
+    self->owner = NULL;
+    for (Py_ssize_t i = 0; i < n; i++) Py_DECREF(self->argv[i + 1]);
+    if (self->argv != self->inline_argv) {
+        PyMem_Free(self->argv);
+        self->argv = self->inline_argv;
+    }
+    Py_XDECREF(kw);
+    Py_XDECREF(owner);
 }
 
 static Py_ssize_t total_args(zr_RetryAwaitableObject *self)
@@ -429,10 +532,11 @@ static int enter_running(zr_RetryAwaitableObject *self)
         PyErr_SetString(PyExc_ValueError, "coroutine already executing");
         return -1;
     }
-    if (self->owner == NULL) {
+    if (self->owner == NULL && self->phase != PH_DONE) { /* cleared by the GC */
         PyErr_SetString(PyExc_RuntimeError, "cannot reuse already awaited coroutine");
         return -1;
     }
+    self->fast = 0;
     self->running = 1;
     return 0;
 }
@@ -443,80 +547,135 @@ static PySendResult step(zr_RetryAwaitableObject *self, PyObject *value, PyObjec
     if (enter_running(self) < 0) return PYGEN_ERROR;
     PySendResult sr = step_impl(self, value, thrown, result);
     self->running = 0;
+    if (self->phase == PH_DONE && self->owner != NULL) release_call(self, 1);
     return sr;
 }
 
-static PySendResult am_send_impl(zr_RetryAwaitableObject *self, PyObject *arg, PyObject **result);
+/* The first attempt of a simple spec did not simply return: `coro` is what the function
+ * gave (NULL with an exception set if it raised), `sr`/`r` the outcome of its first send
+ * when it is a native coroutine. Count the attempt and hand over to the general
+ * machinery. Called with `running` set; clears it. */
+static ZR_NOINLINE PySendResult first_attempt_rest(zr_RetryAwaitableObject *self, PyObject *coro,
+                                                  PySendResult sr, PyObject *r,
+                                                  PyObject **result)
+{
+    zr_RetryingObject *owner = self->owner;
+    zr_MetricsObject *mo = owner->spec->metrics;
+    if (mo != NULL) {
+        zr_metrics_begin(&mo->m);
+        zr_metrics_attempt(&mo->m);
+    }
+    self->call.attempt = 1;
+    self->phase = PH_ATTEMPT;
+    if (coro != NULL && PyCoro_CheckExact(coro)) {
+        if (sr == PYGEN_NEXT) { /* it suspended: continue as the general loop */
+            self->inner = coro;
+            self->running = 0;
+            *result = r;
+            return PYGEN_NEXT;
+        }
+        Py_DECREF(coro);
+        sr = step_impl(self, NULL, NULL, result); /* the attempt failed: decide */
+    }
+    else if (coro == NULL) {
+        sr = step_impl(self, NULL, NULL, result);
+    }
+    else { /* not a native coroutine: drive what its __await__ gives */
+        self->inner = await_iter(coro);
+        Py_DECREF(coro);
+        if (self->inner == NULL) {
+            finish(self);
+            sr = PYGEN_ERROR;
+        }
+        else {
+            sr = step_impl(self, Py_None, NULL, result);
+        }
+    }
+    self->running = 0;
+    if (self->phase == PH_DONE && self->owner != NULL) release_call(self, 1);
+    return sr;
+}
 
+/* Every send but the first one of a simple spec's call. */
+static ZR_NOINLINE PySendResult am_send_general(zr_RetryAwaitableObject *self, PyObject *arg,
+                                               PyObject **result)
+{
+    if (arg == NULL) arg = Py_None;
+    if (self->phase == PH_INIT && !self->running && arg == Py_None && self->owner != NULL &&
+        self->owner->spec->simple) {
+        /* the function has no vectorcall entry of its own */
+        zr_RetryingObject *owner = self->owner;
+        self->running = 1;
+        PyObject *coro = PyObject_Vectorcall(
+            owner->func, self->argv + 1, (size_t)self->nargs | PY_VECTORCALL_ARGUMENTS_OFFSET,
+            self->kwnames);
+        PyObject *r = NULL;
+        PySendResult sr = PYGEN_ERROR;
+        if (coro != NULL && PyCoro_CheckExact(coro)) {
+            sr = Py_TYPE(coro)->tp_as_async->am_send(coro, Py_None, &r);
+            if (sr == PYGEN_RETURN) {
+                Py_DECREF(coro);
+                self->running = 0;
+                self->phase = PH_DONE;
+                self->call.attempt = 1;
+                zr_MetricsObject *mo = owner->spec->metrics;
+                if (mo != NULL) zr_metrics_first_try(&mo->m);
+                *result = r;
+                release_call(self, 1);
+                return PYGEN_RETURN;
+            }
+        }
+        return first_attempt_rest(self, coro, sr, r, result);
+    }
+    if (enter_running(self) < 0) return PYGEN_ERROR;
+    PySendResult sr = step_impl(self, arg, NULL, result);
+    self->running = 0;
+    if (self->phase == PH_DONE && self->owner != NULL) release_call(self, 1);
+    return sr;
+}
+
+/* am_send. The success path of a simple spec runs here in place: call the function, send
+ * None into its coroutine and, if that returns, finish without the state machine. */
 static PySendResult RetryAwaitable_am_send(zr_RetryAwaitableObject *self, PyObject *arg,
                                            PyObject **result)
 {
-    if (enter_running(self) < 0) return PYGEN_ERROR;
-    PySendResult sr = am_send_impl(self, arg, result);
-    self->running = 0;
-    return sr;
-}
-
-static PySendResult am_send_impl(zr_RetryAwaitableObject *self, PyObject *arg, PyObject **result)
-{
-    if (arg == NULL) arg = Py_None;
-    if (self->phase == PH_INIT && arg == Py_None && self->owner->spec->simple) {
-        /* success path of a simple policy: start the coroutine and run it in place */
-        zr_RetryingObject *owner = self->owner;
-        size_t nargsf = (size_t)self->nargs | PY_VECTORCALL_ARGUMENTS_OFFSET;
-        PyObject *coro = owner->func_vectorcall
-                             ? owner->func_vectorcall(owner->func, self->argv + 1, nargsf,
-                                                      self->kwnames)
-                             : PyObject_Vectorcall(owner->func, self->argv + 1, nargsf,
-                                                   self->kwnames);
+    zr_RetryingObject *owner = self->owner;
+    if (ZR_LIKELY(self->fast && (arg == Py_None || arg == NULL))) {
+        self->fast = 0;
+        self->running = 1;
+        PyObject *coro = owner->func_vectorcall(
+            owner->func, self->argv + 1, (size_t)self->nargs | PY_VECTORCALL_ARGUMENTS_OFFSET,
+            self->kwnames);
+        PyObject *r = NULL;
+        PySendResult sr = PYGEN_ERROR;
         if (ZR_LIKELY(coro != NULL && PyCoro_CheckExact(coro))) {
-            PyObject *r = NULL;
             /* native coroutines always have am_send (CPython >= 3.10) */
-            PySendResult sr = Py_TYPE(coro)->tp_as_async->am_send(coro, Py_None, &r);
-            zr_MetricsObject *mo = owner->spec->metrics;
+            sr = Py_TYPE(coro)->tp_as_async->am_send(coro, Py_None, &r);
             if (ZR_LIKELY(sr == PYGEN_RETURN)) {
                 Py_DECREF(coro);
+                self->running = 0;
                 self->phase = PH_DONE;
                 self->call.attempt = 1;
+                zr_MetricsObject *mo = owner->spec->metrics;
                 if (mo != NULL) zr_metrics_first_try(&mo->m);
                 *result = r;
+                if (ZR_LIKELY(self->kwnames == NULL && self->argv == self->inline_argv)) {
+                    Py_ssize_t n = self->nargs;
+                    if (ZR_UNLIKELY(owner->idle != (PyObject *)self)) adopt_as_idle(self, owner);
+                    self->nargs = 0;
+                    self->owner = NULL;
+                    for (Py_ssize_t i = 0; i < n; i++) Py_DECREF(self->inline_argv[i + 1]);
+                    Py_DECREF(owner); /* last: may free the owner */
+                }
+                else {
+                    release_call(self, 1);
+                }
                 return PYGEN_RETURN;
             }
-            if (mo != NULL) {
-                zr_metrics_begin(&mo->m);
-                zr_metrics_attempt(&mo->m);
-            }
-            self->call.attempt = 1;
-            self->phase = PH_ATTEMPT;
-            if (sr == PYGEN_NEXT) { /* it suspended: continue as the general loop */
-                self->inner = coro;
-                *result = r;
-                return PYGEN_NEXT;
-            }
-            Py_DECREF(coro);
-            return step_impl(self, NULL, NULL, result); /* the attempt failed: decide */
         }
-        if (owner->spec->metrics != NULL) {
-            zr_metrics_begin(&owner->spec->metrics->m);
-            zr_metrics_attempt(&owner->spec->metrics->m);
-        }
-        if (coro == NULL) {
-            self->call.attempt = 1;
-            self->phase = PH_ATTEMPT;
-            return step_impl(self, NULL, NULL, result);
-        }
-        /* not a native coroutine: hand it to the general machinery */
-        self->inner = await_iter(coro);
-        Py_DECREF(coro);
-        self->call.attempt = 1;
-        if (self->inner == NULL) {
-            finish(self);
-            return PYGEN_ERROR;
-        }
-        self->phase = PH_ATTEMPT;
-        return step_impl(self, Py_None, NULL, result);
+        return first_attempt_rest(self, coro, sr, r, result);
     }
-    return step_impl(self, arg, NULL, result);
+    return am_send_general(self, arg, result);
 }
 
 /* Convert a step outcome to the iterator protocol: yielded value, or StopIteration(value). */
@@ -613,6 +772,7 @@ static PyObject *RetryAwaitable_close(zr_RetryAwaitableObject *self, PyObject *n
     }
     PyObject *inner = self->inner;
     self->inner = NULL;
+    self->fast = 0;
     int phase = self->phase;
     cancel_timer(self);
     finish(self);
@@ -622,6 +782,7 @@ static PyObject *RetryAwaitable_close(zr_RetryAwaitableObject *self, PyObject *n
         zr_obs_abort(self->owner->spec, &self->call);
         PyErr_Clear();
     }
+    if (self->owner != NULL) release_call(self, 1);
     if (inner != NULL && phase != PH_DONE) {
         PyObject *r = PyObject_CallMethod(inner, "close", NULL);
         Py_DECREF(inner);
@@ -648,11 +809,11 @@ static PyObject *get_attempt(zr_RetryAwaitableObject *self, void *c)
 static PyObject *get_name(zr_RetryAwaitableObject *self, void *c)
 {
     (void)c;
-    if (self->owner == NULL) Py_RETURN_NONE;
-    PyObject *n = PyObject_GetAttrString(self->owner->func, "__qualname__");
+    if (self->func == NULL) Py_RETURN_NONE;
+    PyObject *n = PyObject_GetAttrString(self->func, "__qualname__");
     if (n == NULL) {
         PyErr_Clear();
-        return PyObject_Repr(self->owner->func);
+        return PyObject_Repr(self->func);
     }
     return n;
 }
@@ -661,7 +822,8 @@ static int RetryAwaitable_traverse(zr_RetryAwaitableObject *self, visitproc visi
 {
     Py_VISIT(Py_TYPE(self));
     Py_VISIT(self->owner);
-    Py_ssize_t n = self->owner ? total_args(self) : 0;
+    Py_VISIT(self->func);
+    Py_ssize_t n = total_args(self);
     for (Py_ssize_t i = 0; i < n; i++) Py_VISIT(self->argv[i + 1]);
     Py_VISIT(self->kwnames);
     Py_VISIT(self->inner);
@@ -673,11 +835,13 @@ static int RetryAwaitable_traverse(zr_RetryAwaitableObject *self, visitproc visi
 
 static int RetryAwaitable_clear(zr_RetryAwaitableObject *self)
 {
-    Py_ssize_t n = self->owner ? total_args(self) : 0;
+    self->fast = 0; /* owner goes: only the checked general path may run */
+    Py_ssize_t n = total_args(self);
     for (Py_ssize_t i = 0; i < n; i++) Py_CLEAR(self->argv[i + 1]);
     self->nargs = 0;
     Py_CLEAR(self->kwnames);
     Py_CLEAR(self->owner);
+    Py_CLEAR(self->func);
     Py_CLEAR(self->inner);
     Py_CLEAR(self->token);
     Py_CLEAR(self->fut);
@@ -690,25 +854,19 @@ static void RetryAwaitable_dealloc(zr_RetryAwaitableObject *self)
     PyTypeObject *tp = Py_TYPE(self);
     PyObject_GC_UnTrack(self);
     if (self->weakreflist != NULL) PyObject_ClearWeakRefs((PyObject *)self);
-    /* Hold on to the owner until the end: it keeps the spec, the module and so the
-     * freelist alive while this object is recycled. (The GC may have cleared the
-     * owner's fields already; then the object is simply freed.) */
-    zr_RetryingObject *owner = self->owner;
-    self->owner = NULL;
-    Py_ssize_t n = self->nargs + (self->kwnames ? PyTuple_GET_SIZE(self->kwnames) : 0);
-    for (Py_ssize_t i = 0; i < n; i++) Py_DECREF(self->argv[i + 1]);
-    self->nargs = 0;
-    Py_CLEAR(self->kwnames);
-    if (self->inner || self->token || self->fut || self->timer) {
+    if (self->owner != NULL || self->nargs != 0 || self->kwnames != NULL) release_call(self, 0);
+    if (self->inner || self->token || self->fut || self->timer || self->func) {
         Py_CLEAR(self->inner);
         Py_CLEAR(self->token);
         Py_CLEAR(self->fut);
         Py_CLEAR(self->timer);
+        Py_CLEAR(self->func);
     }
-    if (self->argv != self->inline_argv) PyMem_Free(self->argv);
-    self->argv = self->inline_argv;
-    zr_module_state *st = owner && owner->spec ? owner->spec->st : NULL;
-    if (st != NULL && tp == st->RetryAwaitable_Type &&
+    /* The type (a heap type holding the module) is still referenced here, so the module
+     * state and its freelist are alive; after the module's m_clear the type slot is NULL
+     * and objects are simply freed. Recycled objects keep every field empty. */
+    zr_module_state *st = (zr_module_state *)PyType_GetModuleState(tp);
+    if (st != NULL && tp == st->RetryAwaitable_Type && self->weakreflist == NULL &&
         st->awaitable_free < (int)(sizeof st->awaitable_freelist / sizeof *st->awaitable_freelist)) {
         st->awaitable_freelist[st->awaitable_free++] = (PyObject *)self;
     }
@@ -716,7 +874,6 @@ static void RetryAwaitable_dealloc(zr_RetryAwaitableObject *self)
         PyObject_GC_Del(self);
     }
     Py_DECREF(tp);
-    Py_XDECREF(owner); /* last: may free the module, whose m_clear empties the freelist */
 }
 
 static PyMethodDef RetryAwaitable_methods[] = {

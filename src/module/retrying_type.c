@@ -201,6 +201,7 @@ int zr_retrying_traverse(zr_RetryingObject *self, visitproc visit, void *arg)
     Py_VISIT(self->func);
     Py_VISIT(self->spec);
     Py_VISIT(self->dict);
+    Py_VISIT(self->idle);
     return 0;
 }
 
@@ -209,6 +210,7 @@ int zr_retrying_clear(zr_RetryingObject *self)
     Py_CLEAR(self->func);
     Py_CLEAR(self->spec);
     Py_CLEAR(self->dict);
+    Py_CLEAR(self->idle);
     return 0;
 }
 

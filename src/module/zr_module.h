@@ -21,7 +21,9 @@
 #if defined(__GNUC__) || defined(__clang__)
 #define ZR_LIKELY(x) __builtin_expect(!!(x), 1)
 #define ZR_UNLIKELY(x) __builtin_expect(!!(x), 0)
+#define ZR_NOINLINE __attribute__((noinline)) /* keeps a slow path out of a hot caller */
 #else
+#define ZR_NOINLINE
 #define ZR_LIKELY(x) (x)
 #define ZR_UNLIKELY(x) (x)
 #endif
@@ -412,11 +414,13 @@ typedef struct {
     zr_RetrySpecObject *spec;
     PyObject *dict;
     PyObject *weakreflist;
+    PyObject *idle; /* AsyncRetrying: its reusable RetryAwaitable (strong), or NULL */
 } zr_RetryingObject;
 
-/* Create the awaitable for one call of an AsyncRetrying (retry_awaitable_type.c). */
-PyObject *zr_retry_awaitable_new(zr_RetryingObject *owner, PyObject *const *args,
-                                 size_t nargsf, PyObject *kwnames);
+/* AsyncRetrying's vectorcall: the awaitable for one call (retry_awaitable_type.c).
+ * `callable` is the AsyncRetrying. New reference, or NULL with an exception set. */
+PyObject *zr_retry_awaitable_new(PyObject *callable, PyObject *const *args, size_t nargsf,
+                                 PyObject *kwnames);
 
 /* Shared by the two callable types: descriptor binding, GC, metadata members. */
 PyObject *zr_retrying_descr_get(PyObject *self, PyObject *obj, PyObject *type);
