@@ -786,3 +786,90 @@ def test_default_clock_paths():
     slow.call(time.sleep, 0.001)
     slow.call(time.sleep, 0.001)
     assert slow.stats().slow_calls == 2 and slow.state == "open"
+
+
+# ---- the closed-state path of @breaker and @retry(circuit_breaker=) ---------------------
+
+
+def _wrappers(cb):
+    """The two C wrappers that run a closed breaker's success path inline."""
+    from zenoo_retry import retry
+
+    def make_pair(fn):
+        return [cb(fn), retry(max_attempts=1, delay=0, circuit_breaker=cb)(fn)]
+
+    return make_pair
+
+
+@pytest.mark.parametrize("which", [0, 1])
+def test_closed_path_counts_admissions_and_successes_exactly(which):
+    cb, _ = make(failure_threshold=3, recovery_timeout=10.0)
+    f = _wrappers(cb)(lambda x: x * 2)[which]
+    assert [f(i) for i in range(10)] == [i * 2 for i in range(10)]
+    s = cb.stats()
+    assert s.calls_admitted == 10 and s.total_successes == 10 and s.total_failures == 0
+    assert s.state == "closed" and s.failure_count == 0
+
+
+@pytest.mark.parametrize("which", [0, 1])
+def test_closed_path_success_after_the_breaker_moved_on_counts_nothing(which):
+    cb, _ = make(failure_threshold=1, recovery_timeout=10.0)
+
+    def isolating():
+        cb.isolate()  # another thread's transition, made while this call runs
+        return "done"
+
+    f = _wrappers(cb)(isolating)[which]
+    assert f() == "done"
+    s = cb.stats()
+    assert cb.state == "isolated"
+    assert s.total_successes == 0 and s.stale_outcomes == 1 and s.calls_admitted == 1
+    cb.reset()
+    assert cb.state == "closed"
+
+
+@pytest.mark.parametrize("which", [0, 1])
+def test_closed_path_failure_trips_and_the_next_call_is_refused(which):
+    cb, clock = make(failure_threshold=2, recovery_timeout=5.0)
+    box = {"fail": True}
+
+    def maybe():
+        if box["fail"]:
+            raise Boom("down")
+        return "ok"
+
+    f = _wrappers(cb)(maybe)[which]
+    for _ in range(2):
+        with pytest.raises(Exception) as info:
+            f()
+        assert isinstance(info.value, Boom) or isinstance(info.value.__cause__, Boom)
+    assert cb.state == "open"
+    box["fail"] = False
+    with pytest.raises(Exception) as info:
+        f()
+    assert isinstance(info.value, CircuitBreakerOpenError) or isinstance(
+        getattr(info.value, "last_exception", None), CircuitBreakerOpenError)
+    clock.now += 5.0
+    assert f() == "ok" and cb.state == "closed"
+    assert cb.stats().total_failures == 2
+
+
+@pytest.mark.parametrize("which", [0, 1])
+def test_closed_path_success_resets_consecutive_failures(which):
+    cb, _ = make(failure_threshold=3, recovery_timeout=5.0)
+    seq = iter([Boom("1"), Boom("2"), None, Boom("3"), Boom("4")])
+
+    def step():
+        e = next(seq)
+        if e is not None:
+            raise e
+        return "ok"
+
+    f = _wrappers(cb)(step)[which]
+    for _ in range(5):
+        try:
+            f()
+        except Exception:
+            pass
+    # 2 failures, a success (reset), 2 failures: below the threshold of 3
+    assert cb.state == "closed" and cb.stats().failure_count == 2

@@ -230,3 +230,23 @@ def test_runs_under_asyncio_run_and_tasks():
         return await asyncio.create_task(g())
 
     assert asyncio.run(main()) == "r"
+
+
+def test_custom_strategy_sees_no_previous_delay_on_the_first_retry_sync_and_async():
+    from zenoo_retry import retry
+    from zenoo_retry.strategies import FixedDelayStrategy
+
+    class Recording(FixedDelayStrategy):
+        def __init__(self):
+            super().__init__(delay=0.0, max_attempts=3)
+            self.seen = []
+
+        def get_delay(self, attempt, previous=None):
+            self.seen.append((attempt, previous))
+            return 0.0
+
+    s_sync, s_async = Recording(), Recording()
+    assert retry(strategy=s_sync)(__import__("helpers").Flaky(OSError(), OSError(), result=1))() == 1
+    g = async_retry(strategy=s_async)(AsyncFlaky(OSError(), OSError(), result=1))
+    assert asyncio.run(g()) == 1
+    assert s_sync.seen == s_async.seen == [(1, None), (2, 0.0)]

@@ -19,13 +19,13 @@ typedef struct {
     PyObject *weakreflist;
 } zr_BreakerCallObject;
 
-static PyObject *BreakerCall_vectorcall(PyObject *callable, PyObject *const *args,
-                                        size_t nargsf, PyObject *kwnames)
+/* Any call the closed-state path below does not take: the general permit protocol. */
+static ZR_NOINLINE PyObject *call_general(zr_BreakerCallObject *self, PyObject *const *args,
+                                         size_t nargsf, PyObject *kwnames)
 {
-    zr_BreakerCallObject *self = (zr_BreakerCallObject *)callable;
     zr_breaker_permit permit;
     if (ZR_UNLIKELY(zr_cb_acquire_inline(self->breaker, &permit) < 0)) return NULL;
-    /* the caller holds `callable`, which holds func and breaker for the whole call */
+    /* the caller holds `self`, which holds func and breaker for the whole call */
     vectorcallfunc vc = self->func_vectorcall;
     PyObject *res = vc ? vc(self->func, args, nargsf, kwnames)
                        : PyObject_Vectorcall(self->func, args, nargsf, kwnames);
@@ -37,6 +37,37 @@ static PyObject *BreakerCall_vectorcall(PyObject *callable, PyObject *const *arg
     zr_cb_release(self->breaker, &permit, exc);
     zr_restore_exception(exc);
     return NULL;
+}
+
+/* The outcome of a call admitted by zr_cb_closed_admit when it failed, or when the state
+ * moved on during it: the general release with that closed epoch's permit. */
+static ZR_NOINLINE PyObject *call_closed_finish(zr_CircuitBreakerObject *cb, uint64_t epoch,
+                                               PyObject *res)
+{
+    zr_breaker_permit permit = zr_cb_closed_permit(epoch);
+    if (res != NULL) {
+        zr_cb_release(cb, &permit, NULL);
+        return res;
+    }
+    PyObject *exc = zr_fetch_exception();
+    zr_cb_release(cb, &permit, exc);
+    zr_restore_exception(exc);
+    return NULL;
+}
+
+static PyObject *BreakerCall_vectorcall(PyObject *callable, PyObject *const *args,
+                                        size_t nargsf, PyObject *kwnames)
+{
+    zr_BreakerCallObject *self = (zr_BreakerCallObject *)callable;
+    zr_CircuitBreakerObject *cb = self->breaker;
+    uint64_t epoch;
+    if (ZR_LIKELY(self->func_vectorcall != NULL && zr_cb_closed_admit(cb, &epoch))) {
+        /* closed plain breaker: count the call, run it, count the success; no permit */
+        PyObject *res = self->func_vectorcall(self->func, args, nargsf, kwnames);
+        if (ZR_LIKELY(res != NULL && zr_cb_closed_success(cb, epoch))) return res;
+        return call_closed_finish(cb, epoch, res);
+    }
+    return call_general(self, args, nargsf, kwnames);
 }
 
 /* async def: create the coroutine (no user code runs yet) and wrap it; the breaker is asked

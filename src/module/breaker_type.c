@@ -537,6 +537,8 @@ static int CircuitBreaker_init(PyObject *op, PyObject *args, PyObject *kwds)
     self->name = nm;
     self->precise = c.slow_call_duration > 0.0;
     if (shared != Py_None && zr_cb_attach_shared(self, shared) < 0) return -1; /* issue 5 */
+    self->plain = self->shm == NULL && c.window_kind == ZR_WINDOW_NONE &&
+                  !(c.slow_call_duration > 0.0);
     return 0;
 }
 

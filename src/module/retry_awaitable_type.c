@@ -108,7 +108,7 @@ static ZR_NOINLINE PyObject *awaitable_new_general(zr_RetryingObject *owner, PyO
     self->delay = 0.0;
     self->phase = PH_INIT;
     self->running = 0;
-    self->fast = spec->simple && owner->func_vectorcall != NULL;
+    self->fast = owner->first_in_place;
     memset(&self->call, 0, sizeof self->call);
     if (!PyObject_GC_IsTracked((PyObject *)self)) PyObject_GC_Track(self);
     return (PyObject *)self;
@@ -129,10 +129,9 @@ PyObject *zr_retry_awaitable_new(PyObject *callable, PyObject *const *args, size
         for (Py_ssize_t i = 0; i < nargs; i++) self->inline_argv[i + 1] = Py_NewRef(args[i]);
         self->nargs = nargs;
         self->owner = (zr_RetryingObject *)Py_NewRef(owner);
-        self->delay = 0.0;
         self->phase = PH_INIT;
-        self->fast = owner->spec->simple && owner->func_vectorcall != NULL;
-        memset(&self->call, 0, sizeof self->call);
+        self->fast = owner->first_in_place;
+        self->call.attempt = 0; /* the rest of `call` is set when an attempt starts */
         return (PyObject *)self;
     }
 #endif
@@ -560,12 +559,13 @@ static ZR_NOINLINE PySendResult first_attempt_rest(zr_RetryAwaitableObject *self
                                                   PyObject **result)
 {
     zr_RetryingObject *owner = self->owner;
-    zr_MetricsObject *mo = owner->spec->metrics;
-    if (mo != NULL) {
-        zr_metrics_begin(&mo->m);
-        zr_metrics_attempt(&mo->m);
-    }
+    zr_RetrySpecObject *spec = owner->spec;
+    /* what zr_spec_begin does for a simple spec (no clock, no budget) */
+    zr_call_reset(&self->call);
+    if (spec->metrics != NULL) zr_metrics_begin(&spec->metrics->m);
+    if (spec->metrics != NULL) zr_metrics_attempt(&spec->metrics->m);
     self->call.attempt = 1;
+    self->delay = 0.0;
     self->phase = PH_ATTEMPT;
     if (coro != NULL && PyCoro_CheckExact(coro)) {
         if (sr == PYGEN_NEXT) { /* it suspended: continue as the general loop */

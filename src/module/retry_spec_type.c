@@ -77,13 +77,18 @@ static void chain_context(PyObject *context)
     zr_restore_exception(exc);
 }
 
-int zr_spec_begin(zr_RetrySpecObject *spec, zr_call *call)
+void zr_call_reset(zr_call *call)
 {
     call->attempt = 0;
     call->has_start = 0;
     call->start = 0.0;
     call->prev_delay = -1.0;
     call->total_delay = 0.0;
+}
+
+int zr_spec_begin(zr_RetrySpecObject *spec, zr_call *call)
+{
+    zr_call_reset(call);
     if (spec->needs_start) {
         if (zr_spec_now(spec, &call->start) < 0) return -1;
         call->has_start = 1;

@@ -119,6 +119,25 @@ static PyObject *run_loop(zr_RetryingObject *self, PyObject *const *args, size_t
     }
 }
 
+/* A call admitted by zr_cb_closed_admit that failed, or whose breaker moved on during it:
+ * release with that closed epoch's permit, then finish as the general loop would. */
+static ZR_NOINLINE PyObject *breaker_closed_finish(zr_RetryingObject *self, PyObject *const *args,
+                                                  size_t nargsf, PyObject *kwnames,
+                                                  zr_CircuitBreakerObject *cb, uint64_t epoch,
+                                                  PyObject *res)
+{
+    zr_breaker_permit permit = zr_cb_closed_permit(epoch);
+    if (res != NULL) {
+        zr_cb_release(cb, &permit, NULL);
+        zr_MetricsObject *mo = self->spec->metrics;
+        if (mo != NULL) zr_metrics_first_try(&mo->m);
+        return res;
+    }
+    PyObject *exc = zr_fetch_exception();
+    zr_cb_release(cb, &permit, exc);
+    return run_loop(self, args, nargsf, kwnames, exc);
+}
+
 static PyObject *Retrying_vectorcall(PyObject *callable, PyObject *const *args, size_t nargsf,
                                      PyObject *kwnames)
 {
@@ -138,6 +157,16 @@ static PyObject *Retrying_vectorcall(PyObject *callable, PyObject *const *args, 
         /* circuit breakers (issue 4): a closed C breaker admits without a clock read or a
          * token; any other state takes the general loop (nothing was acquired here) */
         zr_CircuitBreakerObject *cb = (zr_CircuitBreakerObject *)self->spec->breaker;
+        uint64_t epoch;
+        if (ZR_LIKELY(self->func_vectorcall != NULL && zr_cb_closed_admit(cb, &epoch))) {
+            PyObject *res = self->func_vectorcall(self->func, args, nargsf, kwnames);
+            if (ZR_LIKELY(res != NULL && zr_cb_closed_success(cb, epoch))) {
+                zr_MetricsObject *mo = self->spec->metrics;
+                if (mo != NULL) zr_metrics_first_try(&mo->m);
+                return res;
+            }
+            return breaker_closed_finish(self, args, nargsf, kwnames, cb, epoch, res);
+        }
         zr_breaker_permit permit;
         if (ZR_LIKELY(cb->shm == NULL) && zr_breaker_acquire_fast(&cb->cfg, cb->state, &permit)) {
             vectorcallfunc vc = self->func_vectorcall;
@@ -185,6 +214,7 @@ int zr_retrying_init_fields(zr_RetryingObject *self, PyObject *args, PyObject *k
     self->func = Py_NewRef(func);
     self->spec = (zr_RetrySpecObject *)Py_NewRef(spec);
     self->func_vectorcall = PyVectorcall_Function(func);
+    self->first_in_place = self->spec->simple && self->func_vectorcall != NULL;
     return 0;
 }
 

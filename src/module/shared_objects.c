@@ -119,6 +119,7 @@ void zr_cb_detach_shared(zr_CircuitBreakerObject *cb)
     PyMem_Free(cb->shm);
     cb->shm = NULL;
     cb->state = NULL;
+    cb->plain = 0;
 }
 
 int zr_cb_reap_shared(zr_CircuitBreakerObject *cb)

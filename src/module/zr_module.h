@@ -117,6 +117,8 @@ typedef struct zr_CircuitBreakerObject {
     PyObject *token_cache;      /* bytes permit reused for closed-state tokens, or NULL */
     uint64_t token_epoch;       /* epoch token_cache belongs to */
     int precise;                /* slow-call rule on: read the fine clock */
+    int plain;                  /* private state, no window, no slow-call rule: a closed
+                                 * breaker's success needs no permit (zr_cb_closed_*) */
     PyObject *cm_var;           /* ContextVar: stack (tuple) of `with` permits, or NULL */
     PyObject *dict;
     PyObject *weakreflist;
@@ -155,6 +157,40 @@ static inline int zr_cb_acquire_inline(zr_CircuitBreakerObject *cb, zr_breaker_p
  * is ignored. Must be called with no exception set; never raises (clock or listener errors
  * go to sys.unraisablehook). */
 void zr_cb_release(zr_CircuitBreakerObject *cb, const zr_breaker_permit *permit, PyObject *exc);
+
+/* The closed-state success path of a plain breaker, split around the user's call, for
+ * wrappers that call the function themselves (BreakerCall, Retrying):
+ * zr_cb_closed_admit: 1 if the breaker is plain and CLOSED: the call is admitted (counted)
+ * and *epoch is the state's epoch; 0, changing nothing, otherwise (use zr_cb_acquire).
+ * zr_cb_closed_success: after a successful call admitted so: 1 if the breaker is still in
+ * that closed epoch and the success is recorded; 0, changing nothing, if the state moved
+ * on meanwhile (another thread tripped it): then release zr_cb_closed_permit(epoch).
+ * Both do exactly what zr_breaker_acquire_fast / zr_breaker_release_success_fast do. */
+static inline int zr_cb_closed_admit(zr_CircuitBreakerObject *cb, uint64_t *epoch)
+{
+    zr_breaker_state *s = cb->state;
+    if (!cb->plain || s->mode != ZR_BREAKER_CLOSED) return 0;
+    *epoch = s->epoch;
+    s->admitted = zr_sat_add_u64(s->admitted, 1);
+    return 1;
+}
+
+static inline int zr_cb_closed_success(zr_CircuitBreakerObject *cb, uint64_t epoch)
+{
+    zr_breaker_state *s = cb->state; /* plain: never replaced after init */
+    if (s->mode != ZR_BREAKER_CLOSED || s->epoch != epoch) return 0;
+    s->successes = zr_sat_add_u64(s->successes, 1);
+    s->consecutive_successes = zr_sat_inc_u32(s->consecutive_successes);
+    s->consecutive_failures = 0;
+    return 1;
+}
+
+/* The permit zr_breaker_acquire_fast would have handed out in that closed epoch. */
+static inline zr_breaker_permit zr_cb_closed_permit(uint64_t epoch)
+{
+    zr_breaker_permit p = {epoch, 0.0, ZR_BREAKER_NO_SLOT, 0};
+    return p;
+}
 
 /* A success, inlined: the clock-free closed-state fast path, else zr_cb_release. */
 static inline void zr_cb_release_success_inline(zr_CircuitBreakerObject *cb,
@@ -332,6 +368,9 @@ typedef struct zr_call {
     double total_delay; /* sum of the waits so far */
 } zr_call;
 
+/* A call before its first attempt: attempt 0, no start time, no previous delay (-1). */
+void zr_call_reset(zr_call *call);
+
 typedef enum { ZR_NEXT_RETRY = 0, ZR_NEXT_STOP = 1 } zr_next;
 
 /* Test mode: 1 if a sleep of `delay` must be skipped (the recorder was told), 0 if it must
@@ -415,6 +454,8 @@ typedef struct {
     PyObject *dict;
     PyObject *weakreflist;
     PyObject *idle; /* AsyncRetrying: its reusable RetryAwaitable (strong), or NULL */
+    int first_in_place; /* spec->simple and func_vectorcall: a call's first attempt may run
+                         * in place (both fixed at init) */
 } zr_RetryingObject;
 
 /* AsyncRetrying's vectorcall: the awaitable for one call (retry_awaitable_type.c).
