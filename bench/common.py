@@ -27,15 +27,33 @@ def _time_async(loop: asyncio.AbstractEventLoop, make: Callable[[], object], n: 
     return loop.run_until_complete(batch())
 
 
+class Results(dict):
+    """Median ns/call per candidate (the dict), plus every round's sample (`samples`), so
+    that ratios can be taken within a round, where both candidates ran back to back."""
+
+    def __init__(self, medians: Dict[str, float], samples: Dict[str, List[float]]) -> None:
+        super().__init__(medians)
+        self.samples = samples
+
+    def ratio(self, name: str, baseline: str) -> float:
+        """Median over rounds of (candidate / baseline) in the same round; a slow spell
+        of the machine during one round then affects both sides of that round's ratio."""
+        a, b = self.samples.get(name), self.samples.get(baseline)
+        if not a or not b or len(a) != len(b):
+            return self[name] / self[baseline]
+        return statistics.median(x / y for x, y in zip(a, b))
+
+
 def measure(
     candidates: Dict[str, Callable[[], object]],
     *,
     number: int = 200_000,
-    rounds: int = 7,
+    rounds: int = 9,
     is_async: bool = False,
-) -> Dict[str, float]:
+) -> Results:
     """Nanoseconds per call for each candidate: the median of `rounds` interleaved rounds
-    (each round times every candidate once, in a rotating order)."""
+    (each round times every candidate once, in a rotating order). Tables report ratios
+    as the median of the per-round ratios (Results.ratio)."""
     names = list(candidates)
     samples: Dict[str, List[float]] = {k: [] for k in names}
     loop = asyncio.new_event_loop() if is_async else None
@@ -59,19 +77,21 @@ def measure(
             gc.enable()
         if loop:
             loop.close()
-    return {k: statistics.median(v) for k, v in samples.items()}
+    return Results({k: statistics.median(v) for k, v in samples.items()}, samples)
 
 
 def table(title: str, results: Dict[str, float], baseline: str,
           targets: Optional[Dict[str, Tuple[float, str]]] = None) -> str:
     """A Markdown table of ns/call and ratio to `baseline`; `targets` marks pass/fail."""
-    base = results[baseline]
+    ratio = (results.ratio if isinstance(results, Results)
+             else lambda k, b: results[k] / results[b])
     lines = [f"### {title}", "", "| candidate | ns/call | × " + baseline + " | target |",
              "|---|---:|---:|---|"]
     for k, v in results.items():
+        r = ratio(k, baseline)
         target = ""
         if targets and k in targets:
             limit, label = targets[k]
-            target = f"≤ {limit}× {label}: " + ("**met**" if v / base <= limit else "**missed**")
-        lines.append(f"| {k} | {v:,.0f} | {v / base:.2f} | {target} |")
+            target = f"≤ {limit}× {label}: " + ("**met**" if r <= limit else "**missed**")
+        lines.append(f"| {k} | {v:,.0f} | {r:.2f} | {target} |")
     return "\n".join(lines) + "\n"

@@ -138,16 +138,13 @@ static ZR_NOINLINE PyObject *breaker_closed_finish(zr_RetryingObject *self, PyOb
     return run_loop(self, args, nargsf, kwnames, exc);
 }
 
-static PyObject *Retrying_vectorcall(PyObject *callable, PyObject *const *args, size_t nargsf,
-                                     PyObject *kwnames)
+/* Every call the inline paths of Retrying_vectorcall do not finish. */
+static ZR_NOINLINE PyObject *vectorcall_general(zr_RetryingObject *self, PyObject *const *args,
+                                               size_t nargsf, PyObject *kwnames)
 {
-    zr_RetryingObject *self = (zr_RetryingObject *)callable;
-    if (ZR_LIKELY(self->spec->simple)) {
-        /* success path: the user's call and nothing else */
-        vectorcallfunc vc = self->func_vectorcall;
-        PyObject *res = vc ? vc(self->func, args, nargsf, kwnames)
-                           : PyObject_Vectorcall(self->func, args, nargsf, kwnames);
-        if (ZR_LIKELY(res != NULL)) {
+    if (self->spec->simple) { /* func has no vectorcall entry of its own */
+        PyObject *res = PyObject_Vectorcall(self->func, args, nargsf, kwnames);
+        if (res != NULL) {
             if (self->spec->metrics != NULL) zr_metrics_first_try(&self->spec->metrics->m);
             return res;
         }
@@ -157,16 +154,6 @@ static PyObject *Retrying_vectorcall(PyObject *callable, PyObject *const *args, 
         /* circuit breakers (issue 4): a closed C breaker admits without a clock read or a
          * token; any other state takes the general loop (nothing was acquired here) */
         zr_CircuitBreakerObject *cb = (zr_CircuitBreakerObject *)self->spec->breaker;
-        uint64_t epoch;
-        if (ZR_LIKELY(self->func_vectorcall != NULL && zr_cb_closed_admit(cb, &epoch))) {
-            PyObject *res = self->func_vectorcall(self->func, args, nargsf, kwnames);
-            if (ZR_LIKELY(res != NULL && zr_cb_closed_success(cb, epoch))) {
-                zr_MetricsObject *mo = self->spec->metrics;
-                if (mo != NULL) zr_metrics_first_try(&mo->m);
-                return res;
-            }
-            return breaker_closed_finish(self, args, nargsf, kwnames, cb, epoch, res);
-        }
         zr_breaker_permit permit;
         if (ZR_LIKELY(cb->shm == NULL) && zr_breaker_acquire_fast(&cb->cfg, cb->state, &permit)) {
             vectorcallfunc vc = self->func_vectorcall;
@@ -183,6 +170,44 @@ static PyObject *Retrying_vectorcall(PyObject *callable, PyObject *const *args, 
         }
     }
     return run_loop(self, args, nargsf, kwnames, NULL);
+}
+
+/* The first attempt of a simple spec failed: decide and go on as the general loop. */
+static ZR_NOINLINE PyObject *first_failed(zr_RetryingObject *self, PyObject *const *args,
+                                         size_t nargsf, PyObject *kwnames)
+{
+    return run_loop(self, args, nargsf, kwnames, zr_fetch_exception());
+}
+
+static PyObject *Retrying_vectorcall(PyObject *callable, PyObject *const *args, size_t nargsf,
+                                     PyObject *kwnames)
+{
+    zr_RetryingObject *self = (zr_RetryingObject *)callable;
+    if (ZR_LIKELY(self->first_in_place)) {
+        /* success path of a simple spec: the user's call and nothing else */
+        PyObject *res = self->func_vectorcall(self->func, args, nargsf, kwnames);
+        if (ZR_LIKELY(res != NULL)) {
+            zr_MetricsObject *mo = self->spec->metrics;
+            if (mo != NULL) zr_metrics_first_try(&mo->m);
+            return res;
+        }
+        return first_failed(self, args, nargsf, kwnames);
+    }
+    if (self->breaker_in_place) {
+        /* a plain closed C breaker (issue 4): admit, call, count the success, inline */
+        zr_CircuitBreakerObject *cb = (zr_CircuitBreakerObject *)self->spec->breaker;
+        uint64_t epoch;
+        if (ZR_LIKELY(zr_cb_closed_admit(cb, &epoch))) {
+            PyObject *res = self->func_vectorcall(self->func, args, nargsf, kwnames);
+            if (ZR_LIKELY(res != NULL && zr_cb_closed_success(cb, epoch))) {
+                zr_MetricsObject *mo = self->spec->metrics;
+                if (mo != NULL) zr_metrics_first_try(&mo->m);
+                return res;
+            }
+            return breaker_closed_finish(self, args, nargsf, kwnames, cb, epoch, res);
+        }
+    }
+    return vectorcall_general(self, args, nargsf, kwnames);
 }
 
 /* ---- shared by Retrying and AsyncRetrying ------------------------------------------- */
@@ -215,6 +240,7 @@ int zr_retrying_init_fields(zr_RetryingObject *self, PyObject *args, PyObject *k
     self->spec = (zr_RetrySpecObject *)Py_NewRef(spec);
     self->func_vectorcall = PyVectorcall_Function(func);
     self->first_in_place = self->spec->simple && self->func_vectorcall != NULL;
+    self->breaker_in_place = self->spec->breaker_fast && self->func_vectorcall != NULL;
     return 0;
 }
 

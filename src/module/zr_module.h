@@ -456,6 +456,7 @@ typedef struct {
     PyObject *idle; /* AsyncRetrying: its reusable RetryAwaitable (strong), or NULL */
     int first_in_place; /* spec->simple and func_vectorcall: a call's first attempt may run
                          * in place (both fixed at init) */
+    int breaker_in_place; /* spec->breaker_fast and func_vectorcall (Retrying) */
 } zr_RetryingObject;
 
 /* AsyncRetrying's vectorcall: the awaitable for one call (retry_awaitable_type.c).
