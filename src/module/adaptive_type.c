@@ -124,23 +124,7 @@ static PyObject *Adaptive_new(PyTypeObject *type, PyObject *args, PyObject *kwds
     return (PyObject *)self;
 }
 
-static int as_double(const char *name, PyObject *obj, double *out)
-{
-    if (PyBool_Check(obj) || (!PyFloat_Check(obj) && !PyLong_Check(obj))) {
-        PyErr_Format(PyExc_TypeError, "%s must be a real number, got %R", name, obj);
-        return -1;
-    }
-    double v = PyFloat_AsDouble(obj);
-    if (v == -1.0 && PyErr_Occurred()) {
-        if (!PyErr_ExceptionMatches(PyExc_OverflowError)) return -1;
-        PyErr_Clear();
-        int positive = PyObject_RichCompareBool(obj, Py_False, Py_GT);
-        if (positive < 0) return -1;
-        v = positive ? HUGE_VAL : -HUGE_VAL;
-    }
-    *out = v;
-    return 0;
-}
+#define as_double(name, obj, out) zr_parse_real((name), (obj), 0, (out))
 
 /* An int parameter in [lo, hi]; InvalidConfigurationError names it otherwise. */
 static int as_bounded_int(zr_module_state *st, const char *name, PyObject *obj, long long lo,
@@ -292,17 +276,9 @@ static int Adaptive_init(zr_AdaptiveObject *self, PyObject *args, PyObject *kwds
 
 static PyObject *Adaptive_get_delay(zr_AdaptiveObject *self, PyObject *args, PyObject *kwds)
 {
-    static char *kwlist[] = {"attempt", "previous", NULL};
-    PyObject *attempt_obj, *prev_obj = Py_None;
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O|O:get_delay", kwlist, &attempt_obj,
-                                     &prev_obj))
-        return NULL;
     uint64_t attempt;
-    if (zr_parse_attempt(attempt_obj, &attempt) < 0) return NULL;
-    double prev = -1.0;
-    if (prev_obj != Py_None && as_double("previous", prev_obj, &prev) < 0) return NULL;
-    if (isnan(prev)) prev = -1.0;
-    double d;
+    double prev, d;
+    if (zr_parse_delay_args(args, kwds, &attempt, &prev) < 0) return NULL;
     if (zr_adaptive_object_delay((PyObject *)self, attempt, prev, &d) < 0) return NULL;
     return PyFloat_FromDouble(d);
 }

@@ -24,27 +24,26 @@ static PyObject *Backoff_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
 }
 
 /* Convert a real number argument; TypeError names the parameter for non-numbers. */
-static int as_double(const char *name, PyObject *obj, double *out)
+int zr_parse_real(const char *name, PyObject *obj, int accept_bool, double *out)
 {
-    if (!PyFloat_Check(obj) && !PyLong_Check(obj)) {
+    if ((!accept_bool && PyBool_Check(obj)) || (!PyFloat_Check(obj) && !PyLong_Check(obj))) {
         PyErr_Format(PyExc_TypeError, "%s must be a real number, got %R", name, obj);
         return -1;
     }
     double v = PyFloat_AsDouble(obj);
     if (v == -1.0 && PyErr_Occurred()) {
-        if (PyErr_ExceptionMatches(PyExc_OverflowError)) {
-            PyErr_Clear();
-            int positive = PyObject_RichCompareBool(obj, Py_False, Py_GT); /* False == 0 */
-            if (positive < 0) return -1;
-            v = positive ? HUGE_VAL : -HUGE_VAL;
-        }
-        else {
-            return -1;
-        }
+        if (!PyErr_ExceptionMatches(PyExc_OverflowError)) return -1;
+        PyErr_Clear();
+        int positive = PyObject_RichCompareBool(obj, Py_False, Py_GT); /* False == 0 */
+        if (positive < 0) return -1;
+        v = positive ? HUGE_VAL : -HUGE_VAL;
     }
     *out = v;
     return 0;
 }
+
+/* Backoff has always taken bools as numbers (True == 1). */
+#define as_double(name, obj, out) zr_parse_real((name), (obj), 1, (out))
 
 /* Parse a kind name with a converter; InvalidConfigurationError lists the choices. */
 static int parse_kind(zr_module_state *st, const char *param, PyObject *obj, int is_jitter,
@@ -254,18 +253,23 @@ int zr_parse_attempt(PyObject *obj, uint64_t *out)
     return 0;
 }
 
-static PyObject *Backoff_get_delay(zr_BackoffObject *self, PyObject *args, PyObject *kwds)
+int zr_parse_delay_args(PyObject *args, PyObject *kwds, uint64_t *attempt, double *prev)
 {
     static char *kwlist[] = {"attempt", "previous", NULL};
     PyObject *attempt_obj, *prev_obj = Py_None;
     if (!PyArg_ParseTupleAndKeywords(args, kwds, "O|O:get_delay", kwlist, &attempt_obj,
                                      &prev_obj))
-        return NULL;
+        return -1;
+    if (zr_parse_attempt(attempt_obj, attempt) < 0) return -1;
+    *prev = -1.0; /* the engine reads any negative or NaN value as "no previous delay" */
+    return prev_obj == Py_None ? 0 : as_double("previous", prev_obj, prev);
+}
+
+static PyObject *Backoff_get_delay(zr_BackoffObject *self, PyObject *args, PyObject *kwds)
+{
     uint64_t attempt;
-    if (zr_parse_attempt(attempt_obj, &attempt) < 0) return NULL;
-    double prev = -1.0;
-    if (prev_obj != Py_None && as_double("previous", prev_obj, &prev) < 0) return NULL;
-    double d;
+    double prev, d;
+    if (zr_parse_delay_args(args, kwds, &attempt, &prev) < 0) return NULL;
     if (zr_backoff_object_delay(self, attempt, prev, &d) < 0) return NULL;
     return PyFloat_FromDouble(d);
 }

@@ -171,23 +171,7 @@ int zr_budget_object_try_retry(PyObject *budget, int *granted)
 
 /* A real number argument (int or float, not bool); huge ints become +-inf so validation
  * names them. 0 or -1 with TypeError. */
-static int as_double(const char *name, PyObject *obj, double *out)
-{
-    if (PyBool_Check(obj) || (!PyFloat_Check(obj) && !PyLong_Check(obj))) {
-        PyErr_Format(PyExc_TypeError, "%s must be a real number, got %R", name, obj);
-        return -1;
-    }
-    double v = PyFloat_AsDouble(obj);
-    if (v == -1.0 && PyErr_Occurred()) {
-        if (!PyErr_ExceptionMatches(PyExc_OverflowError)) return -1;
-        PyErr_Clear();
-        int positive = PyObject_RichCompareBool(obj, Py_False, Py_GT);
-        if (positive < 0) return -1;
-        v = positive ? HUGE_VAL : -HUGE_VAL;
-    }
-    *out = v;
-    return 0;
-}
+#define as_double(name, obj, out) zr_parse_real((name), (obj), 0, (out))
 
 static const char *requirement_for(const char *field)
 {

@@ -485,6 +485,14 @@ int zr_call_clock(PyObject *clock, const char *what, double *now);
  * ValueError set. Defined in backoff_type.c. */
 int zr_parse_attempt(PyObject *obj, uint64_t *out);
 
+/* Parse a real number parameter (int or float; bools only if accept_bool; huge ints become
+ * +-inf): 0, or -1 with TypeError naming `name` and the value. Defined in backoff_type.c. */
+int zr_parse_real(const char *name, PyObject *obj, int accept_bool, double *out);
+
+/* The arguments of get_delay(attempt, previous=None) as the engine wants them (previous
+ * None -> -1). 0, or -1 with an exception set. Defined in backoff_type.c. */
+int zr_parse_delay_args(PyObject *args, PyObject *kwds, uint64_t *attempt, double *prev);
+
 /* The module state reached from a type created by this module (or a subclass of one). */
 zr_module_state *zr_state_from_type(PyTypeObject *tp);
 
