@@ -175,27 +175,25 @@ def test_unawaited_awaitables_with_atomic_args_in_a_cycle_through_a_closure():
     assert ref() is None
 
 
-def test_names_survive_the_end_of_the_call():
+def _finished_call():
+    """An awaitable of `ident` whose call has completed (result 1)."""
     f = async_retry(max_attempts=2, delay=0)(ident)
 
     async def main():
         aw = f(1)
-        await aw
+        assert await aw == 1
         return aw
 
-    aw = asyncio.run(main())
+    return asyncio.run(main())
+
+
+def test_names_survive_the_end_of_the_call():
+    aw = _finished_call()
     assert aw.__qualname__ == "ident" and aw.__name__ == "ident"
 
 
 def test_throw_into_finished_call_reraises_it():
-    f = async_retry(max_attempts=2, delay=0)(ident)
-
-    async def main():
-        aw = f(1)
-        await aw
-        return aw
-
-    aw = asyncio.run(main())
+    aw = _finished_call()
     with pytest.raises(KeyError):
         aw.throw(KeyError("k"))
     aw.close()  # closing a finished call is a no-op
@@ -254,3 +252,22 @@ def test_reuse_leaves_reference_counts_unchanged():
     before = sys.getrefcount(token), sys.getrefcount(f)
     asyncio.run(main())
     assert (sys.getrefcount(token), sys.getrefcount(f)) == before
+
+
+def test_callable_object_without_vectorcall_returning_coroutines():
+    class Factory:
+        def __init__(self):
+            self.calls = 0
+
+        def __call__(self, x):
+            self.calls += 1
+            if self.calls == 1:
+                async def boom():
+                    raise ConnectionError("first")
+                return boom()
+            return ident(x)
+
+    fac = Factory()
+    f = async_retry(max_attempts=3, delay=0)(fac)
+    assert asyncio.run(f(4)) == 4 and fac.calls == 2
+    assert asyncio.run(f(5)) == 5 and fac.calls == 3

@@ -596,37 +596,12 @@ static ZR_NOINLINE PySendResult first_attempt_rest(zr_RetryAwaitableObject *self
     return sr;
 }
 
-/* Every send but the first one of a simple spec's call. */
+/* Every send but the first one of a simple spec's call (a function without a vectorcall
+ * entry of its own starts through the state machine too). */
 static ZR_NOINLINE PySendResult am_send_general(zr_RetryAwaitableObject *self, PyObject *arg,
                                                PyObject **result)
 {
     if (arg == NULL) arg = Py_None;
-    if (self->phase == PH_INIT && !self->running && arg == Py_None && self->owner != NULL &&
-        self->owner->spec->simple) {
-        /* the function has no vectorcall entry of its own */
-        zr_RetryingObject *owner = self->owner;
-        self->running = 1;
-        PyObject *coro = PyObject_Vectorcall(
-            owner->func, self->argv + 1, (size_t)self->nargs | PY_VECTORCALL_ARGUMENTS_OFFSET,
-            self->kwnames);
-        PyObject *r = NULL;
-        PySendResult sr = PYGEN_ERROR;
-        if (coro != NULL && PyCoro_CheckExact(coro)) {
-            sr = Py_TYPE(coro)->tp_as_async->am_send(coro, Py_None, &r);
-            if (sr == PYGEN_RETURN) {
-                Py_DECREF(coro);
-                self->running = 0;
-                self->phase = PH_DONE;
-                self->call.attempt = 1;
-                zr_MetricsObject *mo = owner->spec->metrics;
-                if (mo != NULL) zr_metrics_first_try(&mo->m);
-                *result = r;
-                release_call(self, 1);
-                return PYGEN_RETURN;
-            }
-        }
-        return first_attempt_rest(self, coro, sr, r, result);
-    }
     if (enter_running(self) < 0) return PYGEN_ERROR;
     PySendResult sr = step_impl(self, arg, NULL, result);
     self->running = 0;
