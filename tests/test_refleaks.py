@@ -140,6 +140,10 @@ async def async_ok(*args: Any) -> str:
     return "ok"
 
 
+async def async_none(*args: Any) -> None:
+    return None
+
+
 WATCH_TYPES = (_core.RetrySpec, _core.Retrying, _core.AsyncRetrying, _core.RetryAttempt,
                _core.RetryAwaitable, _core.Backoff, ValueError, Boom,
                z.MaxRetriesExceededError, z.RetryTimeoutError)
@@ -214,6 +218,25 @@ def sync_method_binding():
 def async_success():
     f = z.async_retry(max_attempts=3, delay=0)(async_ok)
     return (lambda: run(f())), (f,)
+
+
+@case("async_retry", "AwaitableReturn")
+def async_awaited_through_next():
+    """What `await` does on CPython 3.12+ (and what next() does everywhere): __next__ ends
+    with a recycled AwaitableReturn; values, None and a breaker's awaitable alike."""
+    f = z.async_retry(max_attempts=3, delay=0)(async_ok)
+    n = z.async_retry(max_attempts=3, delay=0)(async_none)
+    cb = z.CircuitBreaker(failure_threshold=5, recovery_timeout=30.0)
+    b = cb(async_ok)
+
+    def call():
+        for aw in (f(), n(), b()):
+            try:
+                next(aw)
+            except StopIteration as e:
+                assert e.value in ("ok", None)
+
+    return call, (f, n, b, _core.AwaitableReturn)
 
 
 @case("async_retry")

@@ -123,35 +123,14 @@ static PyObject *BA_iternext(PyObject *op)
 {
     PyObject *r = NULL;
     PySendResult sr = BA_am_send(op, Py_None, &r);
-    if (sr == PYGEN_NEXT) return r;
-    if (sr == PYGEN_RETURN) {
-        if (r == Py_None) PyErr_SetNone(PyExc_StopIteration);
-        else {
-            PyObject *e = PyObject_CallOneArg(PyExc_StopIteration, r);
-            if (e != NULL) {
-                PyErr_SetObject(PyExc_StopIteration, e);
-                Py_DECREF(e);
-            }
-        }
-        Py_DECREF(r);
-    }
-    return NULL;
+    return zr_iter_result(PyType_GetModuleState(Py_TYPE(op)), sr, r, 1);
 }
 
 static PyObject *BA_send(PyObject *op, PyObject *arg)
 {
     PyObject *r = NULL;
     PySendResult sr = BA_am_send(op, arg, &r);
-    if (sr == PYGEN_NEXT) return r;
-    if (sr == PYGEN_RETURN) {
-        PyObject *e = PyObject_CallOneArg(PyExc_StopIteration, r);
-        Py_DECREF(r);
-        if (e != NULL) {
-            PyErr_SetObject(PyExc_StopIteration, e);
-            Py_DECREF(e);
-        }
-    }
-    return NULL;
+    return zr_iter_result(NULL, sr, r, 0);
 }
 
 static PyObject *BA_throw(PyObject *op, PyObject *args)

@@ -70,6 +70,25 @@ static int add_type(PyObject *module, PyType_Spec *spec, PyObject *base, PyTypeO
     return 0;
 }
 
+PyObject *zr_iter_result(zr_module_state *st, PySendResult sr, PyObject *r, int for_next)
+{
+    if (sr == PYGEN_NEXT) return r;
+    if (sr == PYGEN_ERROR) return NULL;
+    if (for_next) {
+        if (r == Py_None) {
+            Py_DECREF(r);
+            return NULL;
+        }
+        zr_raise_return(st, r);
+        return NULL;
+    }
+    /* StopIteration(r), raised as is, so tuples and exceptions survive as values */
+    PyObject *stop = PyObject_CallOneArg(PyExc_StopIteration, r);
+    Py_DECREF(r);
+    if (stop != NULL) zr_restore_exception(stop);
+    return NULL;
+}
+
 int zr_call_clock(PyObject *clock, const char *what, double *now)
 {
     PyObject *fn = Py_NewRef(clock); /* the call may drop the owner's reference */
@@ -193,6 +212,9 @@ static int zr_exec(PyObject *module)
     if (add_type(module, &zr_retrying_spec, NULL, &st->Retrying_Type) < 0) return -1;
     if (add_type(module, &zr_async_retrying_spec, NULL, &st->AsyncRetrying_Type) < 0) return -1;
     if (add_type(module, &zr_retry_awaitable_spec, NULL, &st->RetryAwaitable_Type) < 0) return -1;
+    if (add_type(module, &zr_awaitable_return_spec, PyExc_StopIteration,
+                 &st->AwaitableReturn_Type) < 0)
+        return -1;
 
     /* circuit breakers (issue 4: breaker_type.c) */
     if (add_type(module, &zr_circuit_breaker_spec, NULL, &st->CircuitBreaker_Type) < 0) return -1;
@@ -247,6 +269,7 @@ static int zr_traverse(PyObject *module, visitproc visit, void *arg)
     Py_VISIT(st->Retrying_Type);
     Py_VISIT(st->AsyncRetrying_Type);
     Py_VISIT(st->RetryAwaitable_Type);
+    Py_VISIT(st->AwaitableReturn_Type);
     Py_VISIT(st->InvalidConfigurationError);
     Py_VISIT(st->MaxRetriesExceededError);
     Py_VISIT(st->RetryTimeoutError);
@@ -278,12 +301,14 @@ static int zr_clear(PyObject *module)
 {
     zr_module_state *st = get_state(module);
     while (st->awaitable_free > 0) PyObject_GC_Del(st->awaitable_freelist[--st->awaitable_free]);
+    zr_return_freelist_clear(st);
     Py_CLEAR(st->Backoff_Type);
     Py_CLEAR(st->RetryAttempt_Type);
     Py_CLEAR(st->RetrySpec_Type);
     Py_CLEAR(st->Retrying_Type);
     Py_CLEAR(st->AsyncRetrying_Type);
     Py_CLEAR(st->RetryAwaitable_Type);
+    Py_CLEAR(st->AwaitableReturn_Type);
     Py_CLEAR(st->InvalidConfigurationError);
     Py_CLEAR(st->MaxRetriesExceededError);
     Py_CLEAR(st->RetryTimeoutError);

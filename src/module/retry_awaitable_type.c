@@ -2,8 +2,9 @@
  * retry_awaitable_type.c - zenoo_retry._core.RetryAwaitable: one call of an async
  * retrying function, implemented as a C coroutine-like object.
  *
- * It drives the user's coroutine with send/throw/close (am_send on CPython >= 3.10, so
- * `await` and asyncio Tasks talk to it without StopIteration objects), and runs the same
+ * It drives the user's coroutine with send/throw/close (am_send: asyncio Tasks, and `await`
+ * on CPython 3.10/3.11, talk to it without StopIteration objects; `await` on 3.12+ calls
+ * __next__, which takes the same in-place first attempt), and runs the same
  * retry rules as the sync loop (zr_spec_* in retry_spec_type.c). A retry sleep yields an
  * asyncio future resolved by loop.call_later - what asyncio.sleep does - so cancellation
  * during the sleep cancels the timer and propagates at once. Async on_retry hooks and an
@@ -653,37 +654,20 @@ static PySendResult RetryAwaitable_am_send(zr_RetryAwaitableObject *self, PyObje
     return am_send_general(self, arg, result);
 }
 
-/* Convert a step outcome to the iterator protocol: yielded value, or StopIteration(value). */
-static PyObject *as_iter_result(PySendResult sr, PyObject *r)
-{
-    if (sr == PYGEN_NEXT) return r;
-    if (sr == PYGEN_ERROR) return NULL;
-    /* return value -> StopIteration(value); wrap so tuples/exceptions survive intact */
-    PyObject *stop = PyObject_CallOneArg(PyExc_StopIteration, r);
-    Py_DECREF(r);
-    if (stop != NULL) {
-        PyErr_SetObject(PyExc_StopIteration, stop);
-        Py_DECREF(stop);
-    }
-    return NULL;
-}
-
+/* __next__: what `await` uses on CPython >= 3.12 (SEND calls tp_iternext for objects that
+ * are not native coroutines), so it takes the same in-place first attempt as am_send. */
 static PyObject *RetryAwaitable_iternext(zr_RetryAwaitableObject *self)
 {
     PyObject *r = NULL;
-    PySendResult sr = step(self, Py_None, NULL, &r);
-    if (sr == PYGEN_RETURN && r == Py_None) { /* plain exhaustion, no StopIteration object */
-        Py_DECREF(r);
-        return NULL;
-    }
-    return as_iter_result(sr, r);
+    PySendResult sr = RetryAwaitable_am_send(self, Py_None, &r);
+    return zr_iter_result(PyType_GetModuleState(Py_TYPE(self)), sr, r, 1);
 }
 
 static PyObject *RetryAwaitable_send(zr_RetryAwaitableObject *self, PyObject *value)
 {
     PyObject *r = NULL;
     PySendResult sr = step(self, value, NULL, &r);
-    return as_iter_result(sr, r);
+    return zr_iter_result(NULL, sr, r, 0);
 }
 
 static PyObject *RetryAwaitable_throw(zr_RetryAwaitableObject *self, PyObject *const *args,
@@ -735,7 +719,7 @@ static PyObject *RetryAwaitable_throw(zr_RetryAwaitableObject *self, PyObject *c
     PyObject *r = NULL;
     PySendResult sr = step(self, NULL, exc, &r);
     Py_DECREF(exc);
-    return as_iter_result(sr, r);
+    return zr_iter_result(NULL, sr, r, 0);
 }
 
 static PyObject *RetryAwaitable_close(zr_RetryAwaitableObject *self, PyObject *noargs)

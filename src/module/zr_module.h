@@ -36,6 +36,7 @@ typedef struct zr_module_state {
     PyTypeObject *Retrying_Type;
     PyTypeObject *AsyncRetrying_Type;
     PyTypeObject *RetryAwaitable_Type;
+    PyTypeObject *AwaitableReturn_Type;
 
     /* circuit breakers (issue 4) */
     PyTypeObject *CircuitBreaker_Type;
@@ -80,6 +81,9 @@ typedef struct zr_module_state {
     /* recycled RetryAwaitable objects (see retry_awaitable_type.c) */
     PyObject *awaitable_freelist[16];
     int awaitable_free;
+    /* recycled AwaitableReturn objects (see awaitable_return_type.c) */
+    PyObject *return_freelist[8];
+    int return_free;
 } zr_module_state;
 
 extern PyModuleDef zr_module_def;
@@ -91,6 +95,13 @@ extern PyType_Spec zr_retry_spec_spec;      /* retry_spec_type.c */
 extern PyType_Spec zr_retrying_spec;        /* retrying_type.c */
 extern PyType_Spec zr_async_retrying_spec;  /* async_retrying_type.c */
 extern PyType_Spec zr_retry_awaitable_spec; /* retry_awaitable_type.c */
+extern PyType_Spec zr_awaitable_return_spec; /* awaitable_return_type.c */
+
+/* Raise StopIteration(value) as a recycled AwaitableReturn (consumes value); on memory
+ * errors MemoryError is set instead. awaitable_return_type.c. */
+void zr_raise_return(zr_module_state *st, PyObject *value);
+/* Free the recycled AwaitableReturn objects (module clear). */
+void zr_return_freelist_clear(zr_module_state *st);
 
 /* circuit breakers (issue 4) */
 extern PyType_Spec zr_circuit_breaker_spec; /* breaker_type.c */
@@ -492,6 +503,13 @@ int zr_parse_real(const char *name, PyObject *obj, int accept_bool, double *out)
 /* The arguments of get_delay(attempt, previous=None) as the engine wants them (previous
  * None -> -1). 0, or -1 with an exception set. Defined in backoff_type.c. */
 int zr_parse_delay_args(PyObject *args, PyObject *kwds, uint64_t *attempt, double *prev);
+
+/* The iterator protocol for an am_send outcome (the C awaitables' __next__/send/throw):
+ * PYGEN_NEXT -> r (the yielded value); PYGEN_ERROR -> NULL (exception set); PYGEN_RETURN ->
+ * NULL with StopIteration(r) raised. for_next (tp_iternext, what `await` uses on 3.12+):
+ * a None result is NULL with no exception, another one a recycled AwaitableReturn. Consumes
+ * r. Defined in module.c. */
+PyObject *zr_iter_result(zr_module_state *st, PySendResult sr, PyObject *r, int for_next);
 
 /* The module state reached from a type created by this module (or a subclass of one). */
 zr_module_state *zr_state_from_type(PyTypeObject *tp);
