@@ -6,8 +6,9 @@
  * tp_iternext, so every successful `await` of one of our awaitables ends with a
  * StopIteration carrying the result, which the interpreter reads and drops at once.
  * Building a fresh StopIteration costs more than the rest of the call; this subclass keeps
- * a small freelist instead, so raising one is a few stores. It is a plain StopIteration to
- * every reader: `except StopIteration`, `.value` and `.args == (value,)` behave the same.
+ * a small freelist instead, so raising one is a few stores. It is a StopIteration to every
+ * reader (`except StopIteration`, `.value`); only its `.args` is () rather than (value,),
+ * which spares a tuple per call (the interpreter reads `.value` only).
  */
 #include "zr_module.h"
 
@@ -16,7 +17,7 @@
 
 void zr_raise_return(zr_module_state *st, PyObject *value)
 {
-    PyObject *args = PyTuple_Pack(1, value);
+    PyObject *args = PyTuple_New(0); /* the shared empty tuple */
     if (args == NULL) {
         Py_DECREF(value);
         return;

@@ -121,9 +121,11 @@ static PySendResult BA_am_send(PyObject *op, PyObject *arg, PyObject **result)
 
 static PyObject *BA_iternext(PyObject *op)
 {
+    zr_CircuitBreakerObject *cb = ((zr_BreakerAwaitableObject *)op)->breaker;
+    zr_module_state *st = cb ? cb->st : PyType_GetModuleState(Py_TYPE(op));
     PyObject *r = NULL;
     PySendResult sr = BA_am_send(op, Py_None, &r);
-    return zr_iter_result(PyType_GetModuleState(Py_TYPE(op)), sr, r, 1);
+    return zr_iter_result(st, sr, r, 1);
 }
 
 static PyObject *BA_send(PyObject *op, PyObject *arg)

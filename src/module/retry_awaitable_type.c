@@ -20,6 +20,7 @@ enum { PH_INIT, PH_ATTEMPT, PH_HOOK, PH_SLEEP, PH_DONE };
 
 typedef struct {
     PyObject_HEAD
+    zr_module_state *st;      /* borrowed: held through the type, which holds the module */
     zr_RetryingObject *owner; /* the AsyncRetrying (func + spec) while a call runs, else NULL */
     PyObject *func;           /* the wrapped function (names), kept after the call */
     PyObject **argv;          /* argv[0] is scratch (PY_VECTORCALL_ARGUMENTS_OFFSET) */
@@ -56,6 +57,7 @@ static zr_RetryAwaitableObject *alloc_awaitable(zr_module_state *st, PyTypeObjec
         return self;
     }
     if ((self = PyObject_GC_New(zr_RetryAwaitableObject, tp)) == NULL) return NULL;
+    self->st = st;
     self->owner = NULL;
     self->func = NULL;
     self->nargs = 0;
@@ -660,7 +662,7 @@ static PyObject *RetryAwaitable_iternext(zr_RetryAwaitableObject *self)
 {
     PyObject *r = NULL;
     PySendResult sr = RetryAwaitable_am_send(self, Py_None, &r);
-    return zr_iter_result(PyType_GetModuleState(Py_TYPE(self)), sr, r, 1);
+    return zr_iter_result(self->st, sr, r, 1);
 }
 
 static PyObject *RetryAwaitable_send(zr_RetryAwaitableObject *self, PyObject *value)
@@ -824,8 +826,8 @@ static void RetryAwaitable_dealloc(zr_RetryAwaitableObject *self)
     /* The type (a heap type holding the module) is still referenced here, so the module
      * state and its freelist are alive; after the module's m_clear the type slot is NULL
      * and objects are simply freed. Recycled objects keep every field empty. */
-    zr_module_state *st = (zr_module_state *)PyType_GetModuleState(tp);
-    if (st != NULL && tp == st->RetryAwaitable_Type && self->weakreflist == NULL &&
+    zr_module_state *st = self->st;
+    if (tp == st->RetryAwaitable_Type && self->weakreflist == NULL &&
         st->awaitable_free < (int)(sizeof st->awaitable_freelist / sizeof *st->awaitable_freelist)) {
         st->awaitable_freelist[st->awaitable_free++] = (PyObject *)self;
     }
