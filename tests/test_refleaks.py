@@ -764,22 +764,25 @@ def quiet_logs():
         logger.setLevel(saved)
 
 
-# Open items (issue 9): under scripts/sanitize.sh (ASan, PYTHONMALLOC=malloc) these cases
-# grew ~35-55 bytes of traced memory per call in all 8 rounds, while they are clean on the
-# normal builds of CPython 3.10-3.13 - not diagnosed yet (a real leak on a timing-dependent
-# path - a cancelled sleep, a breaker awaitable - or asyncio's lazily purged cancelled
-# timers). Skipped under the sanitizers only.
-SANITIZER_OPEN = {"async_cancellation_during_sleep", "breaker_async_decorator", "breaker_on_async_functions"}
+# Under scripts/sanitize.sh (ASan, PYTHONMALLOC=malloc) these cases show traced memory
+# that grows for thousands of calls and then stops: a bounded structure inside CPython and
+# asyncio that fills slowly when every object is its own malloc block (measured on the
+# refused-while-open breaker path: +55 KB in 1,024 blocks after 20,000 calls, the same after
+# 60,000; normal builds plateau after a few hundred calls). They are clean on the normal
+# builds of CPython 3.10-3.13. Under the sanitizers they warm up long enough to fill it.
+SANITIZER_LONG_WARMUP = {"async_cancellation_during_sleep", "breaker_async_decorator",
+                         "breaker_on_async_functions"}
 
 
 @pytest.mark.parametrize("name, build", ALL_CASES, ids=[c[0] for c in ALL_CASES])
 def test_no_leak(name, build, quiet_logs):
-    if name in SANITIZER_OPEN and os.environ.get("ZR_SANITIZED") == "1":
-        pytest.skip("open item under ASan: see SANITIZER_OPEN")
+    warmup = 300
+    if name in SANITIZER_LONG_WARMUP and os.environ.get("ZR_SANITIZED") == "1":
+        warmup = 25_000
     fn, watch = build()
     # (no instant_retries here: its recorder keeps every skipped delay; the cases use
     # zero delays or injected sleeps, and the cancellation case needs a real sleep)
-    assert_no_leak(fn, watch=tuple(watch) + WATCH_TYPES, warmup=300, round_calls=60, name=name)
+    assert_no_leak(fn, watch=tuple(watch) + WATCH_TYPES, warmup=warmup, round_calls=60, name=name)
 
 
 # ---- the checker itself can fail -------------------------------------------------------------
