@@ -80,18 +80,34 @@ def measure(
     return Results({k: statistics.median(v) for k, v in samples.items()}, samples)
 
 
-def table(title: str, results: Dict[str, float], baseline: str,
-          targets: Optional[Dict[str, Tuple[float, str]]] = None) -> str:
+#: every table built in this process: title, baseline, targets, medians, ratios and its
+#: Markdown (run.py --processes merges the tables of several processes from these)
+TABLES: List[dict] = []
+
+
+def render(title: str, ns: Dict[str, float], ratios: Dict[str, float], baseline: str,
+           targets: Optional[Dict[str, Tuple[float, str]]] = None) -> str:
     """A Markdown table of ns/call and ratio to `baseline`; `targets` marks pass/fail."""
-    ratio = (results.ratio if isinstance(results, Results)
-             else lambda k, b: results[k] / results[b])
     lines = [f"### {title}", "", "| candidate | ns/call | × " + baseline + " | target |",
              "|---|---:|---:|---|"]
-    for k, v in results.items():
-        r = ratio(k, baseline)
+    for k, v in ns.items():
+        r = ratios[k]
         target = ""
         if targets and k in targets:
             limit, label = targets[k]
             target = f"≤ {limit}× {label}: " + ("**met**" if r <= limit else "**missed**")
         lines.append(f"| {k} | {v:,.0f} | {r:.2f} | {target} |")
     return "\n".join(lines) + "\n"
+
+
+def table(title: str, results: Dict[str, float], baseline: str,
+          targets: Optional[Dict[str, Tuple[float, str]]] = None) -> str:
+    """Render `results` (ratios within rounds when they are Results) and record the table."""
+    ratio = (results.ratio if isinstance(results, Results)
+             else lambda k, b: results[k] / results[b])
+    ns = dict(results)
+    ratios = {k: ratio(k, baseline) for k in ns}
+    text = render(title, ns, ratios, baseline, targets)
+    TABLES.append({"title": title, "baseline": baseline, "targets": targets or {}, "ns": ns,
+                   "ratios": ratios, "text": text})
+    return text
