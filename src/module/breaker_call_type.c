@@ -61,13 +61,20 @@ static PyObject *BreakerCall_vectorcall(PyObject *callable, PyObject *const *arg
     zr_BreakerCallObject *self = (zr_BreakerCallObject *)callable;
     zr_CircuitBreakerObject *cb = self->breaker;
     uint64_t epoch;
-    if (ZR_LIKELY(self->func_vectorcall != NULL && zr_cb_closed_admit(cb, &epoch))) {
+    if (ZR_LIKELY(zr_cb_closed_admit(cb, &epoch))) {
         /* closed plain breaker: count the call, run it, count the success; no permit */
         PyObject *res = self->func_vectorcall(self->func, args, nargsf, kwnames);
         if (ZR_LIKELY(res != NULL && zr_cb_closed_success(cb, epoch))) return res;
         return call_closed_finish(cb, epoch, res);
     }
     return call_general(self, args, nargsf, kwnames);
+}
+
+/* A function without a vectorcall entry of its own: always the general protocol. */
+static PyObject *BreakerCall_vectorcall_plain(PyObject *callable, PyObject *const *args,
+                                              size_t nargsf, PyObject *kwnames)
+{
+    return call_general((zr_BreakerCallObject *)callable, args, nargsf, kwnames);
 }
 
 /* async def: create the coroutine (no user code runs yet) and wrap it; the breaker is asked
@@ -116,7 +123,9 @@ static int BreakerCall_init(PyObject *op, PyObject *args, PyObject *kwds)
     self->breaker = (zr_CircuitBreakerObject *)Py_NewRef(breaker);
     self->func_vectorcall = PyVectorcall_Function(func);
     self->is_async = async_mode;
-    self->vectorcall = async_mode ? BreakerCall_vectorcall_async : BreakerCall_vectorcall;
+    self->vectorcall = async_mode                       ? BreakerCall_vectorcall_async
+                       : self->func_vectorcall != NULL ? BreakerCall_vectorcall
+                                                       : BreakerCall_vectorcall_plain;
     return 0;
 }
 

@@ -189,7 +189,10 @@ static inline int zr_cb_closed_admit(zr_CircuitBreakerObject *cb, uint64_t *epoc
 static inline int zr_cb_closed_success(zr_CircuitBreakerObject *cb, uint64_t epoch)
 {
     zr_breaker_state *s = cb->state; /* plain: never replaced after init */
-    if (s->mode != ZR_BREAKER_CLOSED || s->epoch != epoch) return 0;
+    /* every mode change of a private state starts a new epoch (set_mode), so the same
+     * epoch means still CLOSED (the epoch saturates only after 2**64 transitions; even
+     * then a success miscounted here only resets counters an open breaker ignores) */
+    if (s->epoch != epoch) return 0;
     s->successes = zr_sat_add_u64(s->successes, 1);
     s->consecutive_successes = zr_sat_inc_u32(s->consecutive_successes);
     s->consecutive_failures = 0;
