@@ -5,6 +5,7 @@ handler (~0.2 µs of work: dict building and a string method). Plus the async de
 Run: `python bench/run.py breaker [calls]`."""
 from __future__ import annotations
 
+import functools
 import sys
 from typing import Callable, Dict, List
 
@@ -34,6 +35,8 @@ def _sync(title: str, fn: Callable[[], object], number: int) -> str:
 
     cb = zenoo_retry.CircuitBreaker(failure_threshold=5, recovery_timeout=30.0)
     cands: Dict[str, Callable[[], object]] = {"direct call": fn}
+    # the thinnest C wrapper CPython has: what any C callable around a Python function costs
+    cands["functools.partial (C floor)"] = functools.partial(fn)
     cands["zenoo_retry @breaker"] = cb(fn)
     cands["zenoo_retry @retry(circuit_breaker=)"] = zenoo_retry.retry(
         max_attempts=3, delay=0, circuit_breaker=cb)(fn)
