@@ -55,7 +55,7 @@ static ZR_NOINLINE PyObject *call_closed_finish(zr_CircuitBreakerObject *cb, uin
     return NULL;
 }
 
-static PyObject *BreakerCall_vectorcall(PyObject *callable, PyObject *const *args,
+ZR_HOT static PyObject *BreakerCall_vectorcall(PyObject *callable, PyObject *const *args,
                                         size_t nargsf, PyObject *kwnames)
 {
     zr_BreakerCallObject *self = (zr_BreakerCallObject *)callable;

@@ -117,7 +117,7 @@ static ZR_NOINLINE PyObject *awaitable_new_general(zr_RetryingObject *owner, PyO
     return (PyObject *)self;
 }
 
-PyObject *zr_retry_awaitable_new(PyObject *callable, PyObject *const *args, size_t nargsf,
+ZR_HOT PyObject *zr_retry_awaitable_new(PyObject *callable, PyObject *const *args, size_t nargsf,
                                  PyObject *kwnames)
 {
     zr_RetryingObject *owner = (zr_RetryingObject *)callable;
@@ -614,7 +614,7 @@ static ZR_NOINLINE PySendResult am_send_general(zr_RetryAwaitableObject *self, P
 
 /* am_send. The success path of a simple spec runs here in place: call the function, send
  * None into its coroutine and, if that returns, finish without the state machine. */
-static PySendResult RetryAwaitable_am_send(zr_RetryAwaitableObject *self, PyObject *arg,
+ZR_HOT static PySendResult RetryAwaitable_am_send(zr_RetryAwaitableObject *self, PyObject *arg,
                                            PyObject **result)
 {
     zr_RetryingObject *owner = self->owner;
@@ -658,7 +658,7 @@ static PySendResult RetryAwaitable_am_send(zr_RetryAwaitableObject *self, PyObje
 
 /* __next__: what `await` uses on CPython >= 3.12 (SEND calls tp_iternext for objects that
  * are not native coroutines), so it takes the same in-place first attempt as am_send. */
-static PyObject *RetryAwaitable_iternext(zr_RetryAwaitableObject *self)
+ZR_HOT static PyObject *RetryAwaitable_iternext(zr_RetryAwaitableObject *self)
 {
     PyObject *r = NULL;
     PySendResult sr = RetryAwaitable_am_send(self, Py_None, &r);
@@ -759,7 +759,7 @@ static PyObject *RetryAwaitable_close(zr_RetryAwaitableObject *self, PyObject *n
     Py_RETURN_NONE;
 }
 
-static PyObject *RetryAwaitable_await(PyObject *self) { return Py_NewRef(self); }
+ZR_HOT static PyObject *RetryAwaitable_await(PyObject *self) { return Py_NewRef(self); }
 
 static PyObject *get_attempt(zr_RetryAwaitableObject *self, void *c)
 {

@@ -179,7 +179,7 @@ static ZR_NOINLINE PyObject *first_failed(zr_RetryingObject *self, PyObject *con
     return run_loop(self, args, nargsf, kwnames, zr_fetch_exception());
 }
 
-static PyObject *Retrying_vectorcall(PyObject *callable, PyObject *const *args, size_t nargsf,
+ZR_HOT static PyObject *Retrying_vectorcall(PyObject *callable, PyObject *const *args, size_t nargsf,
                                      PyObject *kwnames)
 {
     zr_RetryingObject *self = (zr_RetryingObject *)callable;
