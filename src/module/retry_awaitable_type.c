@@ -68,38 +68,36 @@ static zr_RetryAwaitableObject *alloc_awaitable(zr_module_state *st, PyTypeObjec
     return self;
 }
 
-/* The awaitable for one call of `owner`.
- *
- * Each AsyncRetrying keeps one "idle" awaitable: when the interpreter has dropped it after
- * a finished call (its reference count is back to the owner's single reference, and no
- * weak reference can see it) the next call reuses it in place instead of allocating and
- * later deallocating one, which is most of the cost of the success path. Only an object
- * nobody else can observe is reused, and a finished call has already released its
- * arguments and its owner (release_call), so the idle object holds no cycle with the
- * owner. Concurrent calls (several awaitables alive at once) get ordinary objects. */
-static ZR_NOINLINE PyObject *awaitable_new_general(zr_RetryingObject *owner, PyObject *const *args,
-                                      size_t nargsf, PyObject *kwnames)
+/* An owner's idle awaitable can serve the next call: its call is over (arguments and owner
+ * released by release_call), and nobody else can observe it - the owner holds the only
+ * reference and no weak reference exists. (The reference count test needs the GIL.) */
+static inline int idle_free(PyObject *idle)
 {
-    zr_RetrySpecObject *spec = owner->spec;
+#ifdef Py_GIL_DISABLED
+    (void)idle;
+    return 0;
+#else
+    zr_RetryAwaitableObject *a = (zr_RetryAwaitableObject *)idle;
+    return idle != NULL && Py_REFCNT(idle) == 1 && a->phase == PH_DONE && a->owner == NULL &&
+           a->weakreflist == NULL;
+#endif
+}
+
+/* A new awaitable (fresh or from the freelist) for a call of `owner`: keyword arguments,
+ * more than ZR_INLINE_ARGS arguments, or the idle awaitable busy. */
+static ZR_NOINLINE PyObject *awaitable_new_general(zr_RetryingObject *owner, PyObject *const *args,
+                                                  size_t nargsf, PyObject *kwnames)
+{
+    zr_module_state *st = owner->spec->st;
     Py_ssize_t nargs = PyVectorcall_NARGS(nargsf);
     Py_ssize_t total = nargs + (kwnames ? PyTuple_GET_SIZE(kwnames) : 0);
     PyObject **argv = NULL;
     if (total > ZR_INLINE_ARGS && (argv = PyMem_New(PyObject *, (size_t)total + 1)) == NULL)
         return PyErr_NoMemory();
-    zr_RetryAwaitableObject *self = (zr_RetryAwaitableObject *)owner->idle;
-#ifndef Py_GIL_DISABLED /* the reference count test needs the GIL */
-    if (self != NULL && Py_REFCNT(self) == 1 && self->phase == PH_DONE && self->owner == NULL &&
-        self->weakreflist == NULL) {
-        Py_INCREF(self); /* reused: tracked, call fields empty (release_call) */
-    }
-    else
-#endif
-    {
-        zr_module_state *st = spec->st;
-        if ((self = alloc_awaitable(st, st->RetryAwaitable_Type)) == NULL) {
-            PyMem_Free(argv);
-            return NULL;
-        }
+    zr_RetryAwaitableObject *self = alloc_awaitable(st, st->RetryAwaitable_Type);
+    if (self == NULL) {
+        PyMem_Free(argv);
+        return NULL;
     }
     if (argv != NULL) self->argv = argv;
     self->argv[0] = NULL;
@@ -107,27 +105,31 @@ static ZR_NOINLINE PyObject *awaitable_new_general(zr_RetryingObject *owner, PyO
     self->nargs = nargs;
     self->kwnames = kwnames ? Py_NewRef(kwnames) : NULL;
     self->owner = (zr_RetryingObject *)Py_NewRef(owner);
-    if (self->func != owner->func) Py_XSETREF(self->func, Py_XNewRef(owner->func));
-    self->delay = 0.0;
+    self->func = Py_XNewRef(owner->func);
     self->phase = PH_INIT;
     self->running = 0;
     self->fast = owner->first_in_place;
-    memset(&self->call, 0, sizeof self->call);
-    if (!PyObject_GC_IsTracked((PyObject *)self)) PyObject_GC_Track(self);
+    self->call.attempt = 0; /* the rest of `call` is set when an attempt starts */
+    PyObject_GC_Track(self);
     return (PyObject *)self;
 }
 
+/* The awaitable for one call of `owner` (AsyncRetrying's vectorcall).
+ *
+ * Each AsyncRetrying keeps one "idle" awaitable: when the interpreter has dropped it after
+ * a finished call, the next call reuses it in place instead of allocating and later
+ * deallocating one, which is most of the cost of the success path. Only an object nobody
+ * else can observe is reused (idle_free), and a finished call has already released its
+ * arguments and its owner, so the idle object holds no cycle with the owner. Concurrent
+ * calls (several awaitables alive at once) get ordinary objects. */
 ZR_HOT PyObject *zr_retry_awaitable_new(PyObject *callable, PyObject *const *args, size_t nargsf,
                                  PyObject *kwnames)
 {
     zr_RetryingObject *owner = (zr_RetryingObject *)callable;
-#ifndef Py_GIL_DISABLED
     /* the common case, kept small: positional arguments only and the idle object free */
     zr_RetryAwaitableObject *self = (zr_RetryAwaitableObject *)owner->idle;
     Py_ssize_t nargs = PyVectorcall_NARGS(nargsf);
-    if (ZR_LIKELY(self != NULL && kwnames == NULL && nargs <= ZR_INLINE_ARGS &&
-                  Py_REFCNT(self) == 1 && self->phase == PH_DONE && self->owner == NULL &&
-                  self->weakreflist == NULL && self->func == owner->func)) {
+    if (ZR_LIKELY(kwnames == NULL && nargs <= ZR_INLINE_ARGS && idle_free(owner->idle))) {
         Py_INCREF(self); /* tracked; argv inline and empty (release_call) */
         for (Py_ssize_t i = 0; i < nargs; i++) self->inline_argv[i + 1] = Py_NewRef(args[i]);
         self->nargs = nargs;
@@ -137,20 +139,17 @@ ZR_HOT PyObject *zr_retry_awaitable_new(PyObject *callable, PyObject *const *arg
         self->call.attempt = 0; /* the rest of `call` is set when an attempt starts */
         return (PyObject *)self;
     }
-#endif
     return awaitable_new_general(owner, args, nargsf, kwnames);
 }
 
-/* A call of `owner` is over: unless the owner's idle awaitable is free for the next call
- * (finished, referenced by the owner alone), this one takes its place. Replacing a free
- * one never happens, so no object is deallocated here unless it was abandoned unawaited
- * (then its arguments go, which may run arbitrary code). */
+/* A call of `owner` is over: unless the owner's idle awaitable is free for the next call,
+ * this one takes its place. A free one is never replaced, so the object dropped here (if
+ * any) is busy elsewhere, or was abandoned unawaited (then its arguments go, which may
+ * run arbitrary code), or is weakly referenced. */
 static inline void adopt_as_idle(zr_RetryAwaitableObject *self, zr_RetryingObject *owner)
 {
     PyObject *idle = owner->idle;
-    if (idle != (PyObject *)self &&
-        (idle == NULL || Py_REFCNT(idle) > 1 ||
-         ((zr_RetryAwaitableObject *)idle)->phase != PH_DONE))
+    if (idle != (PyObject *)self && !idle_free(idle))
         Py_XSETREF(owner->idle, Py_NewRef((PyObject *)self));
 }
 
@@ -158,7 +157,7 @@ static inline void adopt_as_idle(zr_RetryAwaitableObject *self, zr_RetryingObjec
  * cycle with its owner, and arguments are not kept alive by a finished awaitable). The
  * owner goes last, as that may free it (and clear its idle reference to this object).
  * `adopt`: offer this object to the owner as its idle awaitable (not from dealloc). */
-static void release_call(zr_RetryAwaitableObject *self, int adopt)
+static inline void release_call(zr_RetryAwaitableObject *self, int adopt)
 {
     Py_ssize_t n = self->nargs + (self->kwnames ? PyTuple_GET_SIZE(self->kwnames) : 0);
     PyObject *kw = self->kwnames, *owner = (PyObject *)self->owner;
@@ -637,17 +636,7 @@ ZR_HOT static PySendResult RetryAwaitable_am_send(zr_RetryAwaitableObject *self,
                 zr_MetricsObject *mo = owner->spec->metrics;
                 if (mo != NULL) zr_metrics_first_try(&mo->m);
                 *result = r;
-                if (ZR_LIKELY(self->kwnames == NULL && self->argv == self->inline_argv)) {
-                    Py_ssize_t n = self->nargs;
-                    if (ZR_UNLIKELY(owner->idle != (PyObject *)self)) adopt_as_idle(self, owner);
-                    self->nargs = 0;
-                    self->owner = NULL;
-                    for (Py_ssize_t i = 0; i < n; i++) Py_DECREF(self->inline_argv[i + 1]);
-                    Py_DECREF(owner); /* last: may free the owner */
-                }
-                else {
-                    release_call(self, 1);
-                }
+                release_call(self, 1);
                 return PYGEN_RETURN;
             }
         }
